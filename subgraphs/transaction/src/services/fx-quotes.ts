@@ -187,28 +187,38 @@ export async function readQuote(ctx: ServiceContext, id: string): Promise<Readab
 }
 
 /**
- * Takes the quote for a payment: at most one payment ever holds it. The same payment (a replay
- * of its key) finds it taken by itself and goes on, even after the quote's deadline, since its
- * debit decides whether it was made; any other payment learns FX_QUOTE_USED or FX_QUOTE_EXPIRED. The quote's logical
- * shard fenced where it is (a shard move): FencedWrite (SHARD_UNAVAILABLE, retryable), the quote not taken (db/fx.ts
- * takeQuotes rolls the take back), thrown before the payment posts anything.
+ * A quote a payment holds. `lapsed`: the payment took it before (its key's replay) and the deadline has passed since,
+ * so its debit must not post now unless it already did (services/post-payment.ts debitSpec).
+ */
+export interface TakenQuote {
+  quote: FxQuoteRow;
+  lapsed: boolean;
+}
+
+/**
+ * Takes the quote for a payment: at most one payment ever holds it. The same payment (a replay of its key) finds it
+ * taken by itself and goes on, its debit deciding whether it was made; after the quote's deadline it goes on `lapsed`:
+ * its debit then answers what was made or refused under its key, or else is refused FX_QUOTE_EXPIRED for good (a
+ * replay days later must not buy at a rate the market has left). Any other payment learns FX_QUOTE_USED or
+ * FX_QUOTE_EXPIRED. The quote's logical shard fenced where it is (a shard move): FencedWrite (SHARD_UNAVAILABLE,
+ * retryable), the quote not taken (db/fx.ts takeQuotes rolls the take back), thrown before the payment posts anything.
  */
 export async function claimQuote(
   ctx: ServiceContext,
   quote: FxQuoteRow,
   paymentId: string,
-): Promise<Result<FxQuoteRow, MoneyErrorOf<'FxQuoteUsed' | 'FxQuoteExpired'>>> {
-  const holder = await quoteClaims.load(quoteShard(ctx.shards, quote.id), {
-    quoteId: quote.id,
-    paymentId,
-    at: ctx.now(),
-  });
+): Promise<Result<TakenQuote, MoneyErrorOf<'FxQuoteUsed' | 'FxQuoteExpired'>>> {
+  const at = ctx.now();
+  const holder = await quoteClaims.load(quoteShard(ctx.shards, quote.id), { quoteId: quote.id, paymentId, at });
   quoteTermsCache.delete(quote.createdBy, quote.id);
   // Its logical shard fenced where the quote is (a shard move): not taken, and the payment posts nothing.
   if (holder instanceof FencedWrite) throw holder;
   // Gone since its terms were read: the purge deletes only quotes long past their deadline.
   if (holder === null) return err({ kind: 'FxQuoteExpired', quoteId: quote.id, expiresAt: quote.expiresAt });
-  if (holder.paymentId === paymentId) return ok({ ...quote, paymentId });
+  if (holder.paymentId === paymentId) {
+    // Past the deadline by the rule the take itself applies (db/fx.ts takeQuotes: taken while expires_at > at).
+    return ok({ quote: { ...quote, paymentId }, lapsed: !(holder.expiresAt > at) });
+  }
   if (holder.paymentId !== null) return err({ kind: 'FxQuoteUsed', quoteId: quote.id });
   return err({ kind: 'FxQuoteExpired', quoteId: quote.id, expiresAt: holder.expiresAt });
 }

@@ -5,6 +5,7 @@ import {
   type Account,
   type PostingItem,
   type PostingOutcome,
+  type PostingSpec,
   type PostingStep,
 } from '@paygraph/shared/ledger/index';
 import type { DeferredInserts } from '@paygraph/shared/db/deferred';
@@ -17,7 +18,7 @@ import { reopenHold } from '../db/holds';
 import { countCampaignUse } from '../db/campaigns';
 import type { FxQuoteRow, PaymentFxRow } from '../db/schema/fx';
 import type { HoldRow, PaymentLegRow, PaymentRow } from '../db/schema/transactions';
-import { fromRejection, type CaptureHoldError, type CreatePaymentError } from '../domain/errors';
+import { fromDebitRejection, type CaptureHoldError, type CreatePaymentError } from '../domain/errors';
 import type { FxPositions } from '../domain/fx-legs';
 import { twoLegDebitSpec, type DebitCredit, type PaymentPlan } from '../domain/payment-plan';
 import { isPaying, type LegRole } from '../domain/payment-legs';
@@ -94,6 +95,13 @@ export interface Posted {
 
 export type PostedPayment = Result<Posted, CreatePaymentError | CaptureHoldError>;
 
+/** An FX plan's quote as taken, its record and its position accounts; `lapsedAt`: its deadline, for a late replay. */
+interface PlacedFx {
+  row: PaymentFxRow;
+  positions: FxPositions;
+  lapsedAt: Date | null;
+}
+
 /** A plan placed on the shards: what its home posting credits and what it records, as data. */
 type Placed =
   /** Answered without posting: an FX quote another payment took. */
@@ -107,7 +115,7 @@ type Placed =
       route: PaymentRoute;
       credit: DebitCredit;
       postingId: string;
-      fx: { row: PaymentFxRow; positions: FxPositions } | null;
+      fx: PlacedFx | null;
     }
   /** A plan of legs: its home posting (or its records first, when a paying leg lives elsewhere), then its legs. */
   | {
@@ -148,24 +156,25 @@ async function place(ctx: ServiceContext, item: PaymentToPost): Promise<Placed> 
   // A capture's payment lives with its hold: its posting's id on the hold's logical shard.
   const logical = claim.kind === 'capture' ? shardOf('hold', claim.hold.id) : shardOf('payment', claimedId(claim)!);
   const postingId = newId('posting', logical);
-  let fx: { row: PaymentFxRow; positions: FxPositions } | null = null;
+  let fx: PlacedFx | null = null;
   let route: PaymentRoute;
   if (plan.shape.kind === 'FX') {
     // Taken for good, before the posting: a payment the ledger refuses keeps its quote (its
     // refusal is kept under its key, and a replay must find the quote its own to meet that
     // refusal again rather than FX_QUOTE_USED). So its key is claimed before, never in the debit.
+    // A replay finding its quote lapsed posts its debit lapsed: see debitSpec.
     assert(claim.kind === 'claimed', 'an FX payment claims its key before its quote is taken');
     const id = claim.claimed.resourceId;
     const taken = await claimQuote(ctx, item.quote!, id);
     if (!taken.ok) return { kind: 'answered', answer: taken };
-    const row = fxRecordOf(taken.value, id);
+    const row = fxRecordOf(taken.value.quote, id);
     const home = ctx.shards.of('account', plan.payer.id);
     const [routed, positions] = await Promise.all([
       routeBetween(ctx, plan.payer, plan.payee, creditCurrency),
       fxPositionsOn(ctx.shards, home, row, plan.payer.entity),
     ]);
     route = routed;
-    fx = { row, positions };
+    fx = { row, positions, lapsedAt: taken.value.lapsed ? taken.value.quote.expiresAt : null };
   } else route = await routeBetween(ctx, plan.payer, plan.payee, creditCurrency);
   const credit: DebitCredit = {
     accountId: route.creditAccountId,
@@ -245,9 +254,37 @@ function homeStep(
   if (placed.kind === 'LEGS') return { kind: 'spec', spec: placed.postings.homeSpec! };
   if (claim.kind === 'capture')
     return { kind: 'grouped', grouped: captureEnding<PostedPayment>(claim, { plan, ...placed }, ticket) };
-  const spec = twoLegDebitSpec(plan, ticket.paymentId, placed.postingId, placed.credit, placed.fx?.positions ?? null);
+  const spec = debitSpec(plan, ticket.paymentId, placed);
   if (claim.kind === 'inDebit') return { kind: 'grouped', grouped: claimedDebit<PostedPayment>(claim.claim, spec) };
   return { kind: 'spec', spec };
+}
+
+/**
+ * A two-leg plan's debit. An FX payment's replay that found its quote past the deadline (claimQuote's `lapsed`) posts
+ * it lapsed: the ledger answers the debit made before (DUPLICATE: the payment read back), the refusal kept before, or
+ * else refuses it FX_QUOTE_EXPIRED and keeps that refusal under the debit's key. Without this, a payment whose debit
+ * failed writing nothing (LOCK_TIMEOUT, SHARD_UNAVAILABLE, a crash) after its quote was taken could be replayed for
+ * the key's retention (IDEMPOTENCY_RETENTION_DAYS) and post at the quote's rate whenever the market moved the
+ * client's way: a free option on the platform's money.
+ *
+ * Correct under races because the lapse is decided where the debit is: in the posting engine, under the payer's row
+ * lock (FOR UPDATE) and after reading the key's earlier outcomes. Of the replay's lapse and the original request's
+ * debit (a copy still in flight that took the quote before the deadline), whichever locks first keeps its outcome,
+ * and the other meets it as a repeat: never both, so the original never posts after the refusal. No grace after the
+ * deadline: a copy that took the quote in time and is still posting when a late replay refuses is answered that same
+ * refusal, consistently (the client asks for a new quote), and a grace would only widen the window in which an old
+ * rate can be bought. Taking the quote in the debit's transaction instead (so that take and debit commit together)
+ * cannot be done: the quote lives on a random logical shard (services/fx-quotes.ts), the debit on the payer's, two
+ * databases. Plain payments are untouched: no read, statement or round trip is added to them.
+ */
+function debitSpec(plan: PaymentPlan, paymentId: string, placed: Extract<Placed, { kind: 'TWO_LEGS' }>): PostingSpec {
+  const debit = twoLegDebitSpec(plan, paymentId, placed.postingId, placed.credit, placed.fx?.positions ?? null);
+  if (!placed.fx?.lapsedAt) return debit;
+  const { row, lapsedAt } = placed.fx;
+  return {
+    ...debit,
+    lapsed: { code: 'TERMS_LAPSED', accountId: plan.payer.id, termsId: row.quoteId, lapsedAt: lapsedAt.toISOString() },
+  };
 }
 
 /**
@@ -271,7 +308,7 @@ async function finishHome(
     return err(
       placed.kind === 'LEGS'
         ? homeRefusal(placed.postings, plan.campaignId, outcome.rejection)
-        : fromRejection(outcome.rejection),
+        : fromDebitRejection(outcome.rejection),
     );
   }
   const campaign = placed.kind === 'LEGS' ? placed.postings.campaign : null;

@@ -105,7 +105,10 @@ describe('an FX quote under the fence where the write happens', () => {
       );
       expect(refused).toBeInstanceOf(FencedWrite);
       expect(await holderOf(quote.id)).toBeNull();
-      expect(await claimQuote(ctx, quote, payment)).toMatchObject({ ok: true, value: { paymentId: payment } });
+      expect(await claimQuote(ctx, quote, payment)).toMatchObject({
+        ok: true,
+        value: { quote: { paymentId: payment }, lapsed: false },
+      });
       expect(await holderOf(quote.id)).toBe(payment);
     });
   }
@@ -121,7 +124,7 @@ describe('an FX quote under the fence where the write happens', () => {
       ]),
     );
     expect(answers[0]).toBeInstanceOf(FencedWrite);
-    expect(answers[1]).toMatchObject({ ok: true, value: { paymentId: second } });
+    expect(answers[1]).toMatchObject({ ok: true, value: { quote: { paymentId: second }, lapsed: false } });
     expect([await holderOf(fenced.id), await holderOf(open.id)]).toEqual([null, second]);
     // A batch of inserts naming a fenced logical shard is rolled back whole (the coalescer writes it again without it).
     const [a, b] = [

@@ -604,12 +604,15 @@ export function fxReturnedAfter(refunded: bigint, sellAmount: bigint, buyAmount:
 
 /**
  * A refund by the payee's owner (or an operator): local ones are refused when the payee lacks the money, the others
- * fail.
+ * fail. The payee's owner may refund only a payment whose splits all paid accounts it owns (it takes back its own
+ * money, not another owner's); an operator refunds any.
  */
 export function refund(m: Model, caller: string, p: ModelPayment, amount: bigint): Expected {
   if (!validAmount(m, amount)) return fail('INVALID_INPUT');
   const payee = m.accounts[p.payee]!;
-  if (caller !== 'operator' && !(caller === payee.owner && m.roles.get(caller) !== 'partner')) return forbidden;
+  const ownsSplits = p.legs.every((leg) => leg.role !== 'SPLIT' || m.accounts[leg.account]!.owner === caller);
+  const payeesOwner = caller === payee.owner && m.roles.get(caller) !== 'partner' && ownsSplits;
+  if (caller !== 'operator' && !payeesOwner) return forbidden;
   if (p.status !== 'SUCCEEDED') return fail('PAYMENT_NOT_REFUNDABLE');
   if (amount > p.amount - p.refunded) return fail('REFUND_EXCEEDS_PAYMENT');
   const after = p.refunded + amount;

@@ -48,11 +48,23 @@ export function mayEndHold(
     : forbiddenBecause(`only the payer's owner or an operator may ${verb} hold ${holdId}`);
 }
 
-/** Refunding a payment: its payee's owner or an operator (the payer gets its money back, it does not take it). */
-export function mayRefund(identity: Identity, payee: Owned | undefined): Forbidden | null {
-  return payee && mayWrite(identity, payee.ownerId)
+/**
+ * Refunding a payment: its payee's owner or an operator (the payer gets its money back, it does not take it). A refund
+ * takes money back from every receiving leg, the splits' too, so a payee's owner may refund only a payment whose
+ * splits all paid accounts it owns: a split credited to another owner is that owner's money, which the payee's owner
+ * may not take back (nor, by the refund's top-up, draw from its other rows and credit line), and such a payment is
+ * refunded by an operator. An account not there owns nothing: it refuses everyone.
+ */
+export function mayRefund(
+  identity: Identity,
+  payee: Owned | undefined,
+  splits: ReadonlyArray<Owned | undefined>,
+): Forbidden | null {
+  if (!payee || !mayWrite(identity, payee.ownerId))
+    return forbiddenBecause('only the payee or an operator may refund a payment');
+  return splits.every((split) => split && mayWrite(identity, split.ownerId))
     ? null
-    : forbiddenBecause('only the payee or an operator may refund a payment');
+    : forbiddenBecause('only an operator may refund a payment that paid a split to an account of another owner');
 }
 
 /** Recording a deposit: money that arrived from outside, said by a channel or an operator (shared mayRecordDeposit). */

@@ -31,7 +31,7 @@ import { buyReturnedOf, deleteRefundFx, insertRefundFx, paymentFxByIds, refundFx
 import type { PaymentFxRow } from '../db/schema/fx';
 import { fxLocalRefundSpec } from '../domain/fx-legs';
 import { payerFxPositionsOn } from './fx-positions';
-import { addLegRefunded, insertRefundLegs, lockLegsOfPayment } from '../db/payment-legs';
+import { addLegRefunded, insertRefundLegs, legsOfPayments, lockLegsOfPayment } from '../db/payment-legs';
 import type { ServiceContext } from './context';
 import { mayRefund } from './access';
 import { topUpStripesForRefund } from './refund-top-up';
@@ -57,8 +57,7 @@ export async function refundPayment(
   await ctx.endings?.settled([request.paymentId]);
   const [payment] = await paymentsByIds(shard.db, [request.paymentId]);
   if (!payment) return err({ kind: 'PaymentNotFound', paymentId: request.paymentId });
-  const payee = (await readAccounts(ctx.shards, [payment.payeeAccountId])).get(payment.payeeAccountId);
-  const notYours = mayRefund(ctx.identity, payee);
+  const notYours = await refundRefusal(ctx, shard, payment);
   if (notYours) return err(notYours);
   // Anchored on the payment refunded: the refund's record and the key live on its shard.
   const spec = {
@@ -69,6 +68,23 @@ export async function refundPayment(
     newResourceId: () => newId('refund', shardOf('payment', payment.id)),
   };
   return withIdempotencyKey(ctx, spec, ({ resourceId }) => refundOnce(ctx, shard, payment, request, resourceId));
+}
+
+/**
+ * Whether the caller may refund the payment (access.ts mayRefund): the owners of its payee and of every split, the
+ * accounts a refund takes money back from. Only a payment of legs has splits; the payee is read with them.
+ */
+async function refundRefusal(ctx: ServiceContext, shard: Shard, payment: PaymentRow): Promise<Forbidden | null> {
+  const splitIds =
+    payment.route === 'LEGS'
+      ? (await legsOfPayments(shard.db, [payment.id])).filter((l) => l.role === 'SPLIT').map((l) => l.accountId)
+      : [];
+  const owners = await readAccounts(ctx.shards, [payment.payeeAccountId, ...splitIds]);
+  return mayRefund(
+    ctx.identity,
+    owners.get(payment.payeeAccountId),
+    splitIds.map((id) => owners.get(id)),
+  );
 }
 
 /** The refund the key names: one local posting, or reserved here and driven from the outbox. */

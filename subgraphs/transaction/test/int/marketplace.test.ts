@@ -775,6 +775,59 @@ describe('refunds pro rata', () => {
   });
 });
 
+describe("who may refund a payment with splits: the payee's owner takes back only its own money", () => {
+  it("refuses the payee's owner a refund that would take a split back from another owner, and lets an operator make it", async () => {
+    const [buyer, seller, shop] = [unique('split-buyer'), unique('split-seller'), unique('split-shop')];
+    const payer = await kit.open(buyer);
+    const payee = await kit.open(seller);
+    const merchant = await kit.open(shop, { type: 'MERCHANT' });
+    await kit.fund(payer, '1000');
+    // The payer names another owner's merchant as a split: any active account may be one.
+    const paid = await pay(await token(buyer, 'customer'), {
+      payer,
+      payee,
+      amount: '1000',
+      splits: [{ accountId: merchant, amount: '999' }],
+    });
+    expect(paid.data!.createPayment.status).toBe('SUCCEEDED');
+    const paymentId = paid.data!.createPayment.id as string;
+    const ids = [payer, payee, merchant];
+    const before = await kit.snapshot(ids);
+    // The merchant shipped; the payee's owner refunds it all, which would take the merchant's 999 back.
+    const taken = await kit.refund(await token(seller, 'customer'), paymentId, '1000');
+    expect(taken.data?.refundPayment ?? null).toBeNull();
+    expect(taken.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect(await kit.snapshot(ids)).toEqual(before);
+    const read = await gql(stack.gatewayUrl, docs.get, { id: paymentId }, kit.operator);
+    expect(read.data!.payment).toMatchObject({ refundedAmount: '0', refunds: [] });
+    // An operator refunds it as before: every account back where it was.
+    const refunded = await kit.refund(kit.operator, paymentId, '1000');
+    expect(refunded.data!.refundPayment).toMatchObject({ __typename: 'Refund', status: 'SUCCEEDED' });
+    expect(await totals(ids)).toEqual([1000n, 0n, 0n]);
+    await expectHealthy();
+  });
+
+  it("lets the payee's owner refund a payment whose split went to another account of its own", async () => {
+    const [buyer, seller] = [unique('own-split-buyer'), unique('own-split-seller')];
+    const payer = await kit.open(buyer);
+    const payee = await kit.open(seller);
+    const second = await kit.open(seller, { type: 'MERCHANT' });
+    await kit.fund(payer, '1000');
+    const paid = await pay(await token(buyer, 'customer'), {
+      payer,
+      payee,
+      amount: '1000',
+      splits: [{ accountId: second, amount: '600' }],
+    });
+    expect(paid.data!.createPayment.status).toBe('SUCCEEDED');
+    const refunded = await kit.refund(await token(seller, 'merchant'), paid.data!.createPayment.id, '1000');
+    expect(refunded.errors).toBeUndefined();
+    expect(refunded.data!.refundPayment).toMatchObject({ __typename: 'Refund', status: 'SUCCEEDED' });
+    expect(await totals([payer, payee, second])).toEqual([1000n, 0n, 0n]);
+    await expectHealthy();
+  });
+});
+
 describe('hostile payers: a campaign pays only for what it was funded for (issue 31)', () => {
   const campaignState = async (id: string) =>
     (await gql(stack.gatewayUrl, campaignDoc, { id }, kit.operator)).data!.campaign as {

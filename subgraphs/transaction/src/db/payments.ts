@@ -121,6 +121,19 @@ export async function refundsOfPayments(db: Executor, paymentIds: readonly strin
     .orderBy(refunds.id);
 }
 
+/**
+ * A refund of the payment still PROCESSING (reserved, not yet SUCCEEDED or FAILED), or null: read under the payment's
+ * lock (refunds_payment_idx), so that no refund of it is reserved or ended meanwhile.
+ */
+export async function refundInFlightOf(tx: Tx, paymentId: string): Promise<string | null> {
+  const [row] = await tx
+    .select({ id: refunds.id })
+    .from(refunds)
+    .where(and(eq(refunds.paymentId, paymentId), eq(refunds.status, 'PROCESSING')))
+    .limit(1);
+  return row?.id ?? null;
+}
+
 /** Only for a refund row written earlier in the same transaction whose posting was then refused. */
 export async function deleteRefund(tx: Tx, id: string): Promise<void> {
   await tx.delete(refunds).where(eq(refunds.id, id));

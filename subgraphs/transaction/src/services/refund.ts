@@ -2,7 +2,7 @@ import type { Forbidden } from '@paygraph/shared/authorization';
 import { newId, shardOf } from '@paygraph/shared/ids';
 import { postOne, type PostingOutcome } from '@paygraph/shared/ledger/index';
 import type { PostingTx } from '@paygraph/shared/shards/posting-transaction';
-import { inTransaction, type Tx } from '@paygraph/shared/shards/transaction';
+import { inTransaction, LockTimeout, type Tx } from '@paygraph/shared/shards/transaction';
 import { err, ok, unreachable, type Result } from '@paygraph/shared/result';
 import type { Shard } from '@paygraph/shared/shards/pool';
 import {
@@ -12,6 +12,7 @@ import {
   insertRefund,
   lockPayment,
   paymentsByIds,
+  refundInFlightOf,
   refundsByIds,
   setRefundedAmount,
 } from '../db/payments';
@@ -335,6 +336,32 @@ async function reserveShares(
   return payee!;
 }
 
+/**
+ * A refund refused because another refund of the same payment is still in flight (PROCESSING): a cross-shard refund
+ * reserves its shares (domain/refund-rules.ts refundShares) against what each leg has returned so far, which counts
+ * the reservations of refunds in flight; if one of those then fails, releasing only its own shares, the later
+ * refund's shares stay computed on top of them and the legs are left off the cumulative rule. So a payment's
+ * cross-shard refunds go one at a time. The answer is LOCK_TIMEOUT (retryable; the reservation rolls back, and the
+ * key's claim names a refund not made, which a retry with it makes), not PaymentNotRefundable: the payment is
+ * refundable, only not now; the union's refusals are final answers a client shows, while LOCK_TIMEOUT tells it to
+ * send the same request again with the same key, which proceeds once the refund in flight has ended (inline, or by
+ * the relay within seconds). A top-up made for it (refund-top-up.ts) stays: the merchant's own money on its own rows.
+ */
+export class RefundInFlight extends LockTimeout {
+  override name = 'RefundInFlight';
+  constructor(shard: string, paymentId: string, inFlightId: string) {
+    super(shard);
+    this.message = `payment ${paymentId} has refund ${inFlightId} in flight; this refund was not made: retry it (with the same idempotency key) once that one has ended`;
+  }
+}
+
+/**
+ * A cross-shard refund's reservation, under the payment's lock: its row PROCESSING, its amount and shares, and its
+ * outbox row. A copy of the same request (the same refund id) answers the refund it finds, in flight or not; any other
+ * refund of the payment in flight refuses it (RefundInFlight). A local refund (refundLocally) is not checked and
+ * never refused so: it reserves and ends in one transaction under the same lock, so its PROCESSING row is seen only
+ * inside that transaction (by a copy of it, or a refund of the same payment merged into its batch), never by another.
+ */
 async function reserveRemoteRefund(
   ctx: ServiceContext,
   shard: Shard,
@@ -348,6 +375,8 @@ async function reserveRemoteRefund(
     const locked = await lockPayment(tx, request.paymentId);
     const [existing] = await refundsByIds(tx, [id]);
     if (existing) return ok(existing);
+    const inFlight = await refundInFlightOf(tx, locked!.id);
+    if (inFlight) throw new RefundInFlight(shard.name, locked!.id, inFlight);
     const decision = decideRefund(locked!, request.amount);
     if (!decision.ok) return decision;
     const row = refundRow(ctx, id, locked!, request, 'PROCESSING', now);

@@ -1,4 +1,5 @@
 import { describe, it, expect } from 'vitest';
+import mysql from 'mysql2/promise';
 import { and, eq, inArray, like, sql } from 'drizzle-orm';
 import { newId, shardOf } from '@paygraph/shared/ids';
 import { ledgerHealth } from '@paygraph/shared/ledger/index';
@@ -22,6 +23,7 @@ import { contractOperation, gql } from '../../../../test/support/graphql';
 import { token, unique } from '../../../../test/support/env';
 import { closeInSql, physicalOf, stripeRowOf, type MoneyKit, useMoneyStack } from '../../../../test/support/money';
 import { movableClock } from '../../../../test/support/clock';
+import { eventually, insertEarlyAccountOn } from '../../../../test/support/bank';
 import { campaignsPerFundingAccountMax } from '@paygraph/transaction/limits';
 
 /**
@@ -824,6 +826,101 @@ describe("who may refund a payment with splits: the payee's owner takes back onl
     expect(refunded.errors).toBeUndefined();
     expect(refunded.data!.refundPayment).toMatchObject({ __typename: 'Refund', status: 'SUCCEEDED' });
     expect(await totals([payer, payee, second])).toEqual([1000n, 0n, 0n]);
+    await expectHealthy();
+  });
+});
+
+describe('refunds of one payment go one at a time', () => {
+  /** Keeps every relay off a refund's outbox row for an hour: the test decides when the refund in flight ends. */
+  async function holdOffRelay(refundId: string): Promise<void> {
+    const [result] = await stack.shards
+      .of('refund', refundId)
+      .db.update(transferOutbox)
+      .set({ nextAttemptAt: new Date(Date.now() + 60 * 60 * 1000) })
+      .where(and(eq(transferOutbox.id, refundId), eq(transferOutbox.status, 'PENDING')));
+    expect(result.affectedRows).toBe(1);
+  }
+
+  /**
+   * A refund of `amount` left PROCESSING: its completion meets the payee's row held locked, answers PROCESSING once
+   * the lock wait times out, and no relay ends it until the test does.
+   */
+  async function refundLeftInFlight(paymentId: string, payee: string, amount: string, key: string): Promise<string> {
+    const holder = await mysql.createConnection({ uri: stack.shards.topology.urls[physicalOf(stack.shards, payee)]! });
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT id FROM accounts WHERE id = ? FOR UPDATE', [payee]);
+      const answer = kit.refund(kit.operator, paymentId, amount, { key });
+      const id = await eventually('the refund is reserved', 10_000, async () => {
+        const [row] = await stack.shards
+          .of('payment', paymentId)
+          .db.select()
+          .from(refunds)
+          .where(eq(refunds.paymentId, paymentId));
+        return row?.id;
+      });
+      await holdOffRelay(id);
+      expect((await answer).data!.refundPayment).toMatchObject({ id, status: 'PROCESSING' });
+      return id;
+    } finally {
+      await holder.query('ROLLBACK');
+      await holder.end();
+    }
+  }
+
+  it('refuses a refund while another is in flight (LOCK_TIMEOUT, retryable), so one that fails leaves every leg on the rule', async () => {
+    const payer = await kit.open(unique('serial-payer'));
+    // The payee on another database, with an id that sorts first there: the refund waiting on its row holds no shared
+    // row meanwhile (insertEarlyAccountOn).
+    const payeeOn = (physicalOf(stack.shards, payer) + 1) % stack.shards.all.length;
+    const payee = await insertEarlyAccountOn(stack.shards, payeeOn, unique('serial-payee'));
+    const [s1, s2] = [await kit.open(unique('serial-s1')), await kit.open(unique('serial-s2'))];
+    await kit.fund(payer, '10');
+    const paid = await pay(kit.operator, {
+      payer,
+      payee,
+      amount: '10',
+      splits: [
+        { accountId: s1, amount: '3' },
+        { accountId: s2, amount: '3' },
+      ],
+    });
+    const paymentId = paid.data!.createPayment.id as string;
+    expect(paid.data!.createPayment.status).toBe('SUCCEEDED');
+    // X refunds 3, all from the payee (the splits' floor(3 × 3 / 10) is 0), and stays in flight.
+    const xKey = unique('serial-x');
+    const x = await refundLeftInFlight(paymentId, payee, '3', xKey);
+    // The payee spends its 4: X will fail.
+    expect((await kit.withdraw(kit.operator, payee, '4')).data!.withdraw.__typename).toBe('Withdrawal');
+    const ids = [payer, payee, s1, s2];
+    const before = await totals(ids);
+    // Y, of 1, would reserve on top of X's shares (the payee −1, each split +1) and keep them when X fails.
+    const yKey = unique('serial-y');
+    const refused = await kit.refund(kit.operator, paymentId, '1', { key: yKey });
+    expect(refused.data?.refundPayment ?? null).toBeNull();
+    expect(refused.errors?.[0]?.extensions).toMatchObject({ code: 'LOCK_TIMEOUT', retryable: true });
+    expect(refused.errors?.[0]?.message).toContain(x);
+    expect(await totals(ids)).toEqual(before);
+    const during = await gql(stack.gatewayUrl, docs.get, { id: paymentId }, kit.operator);
+    expect(during.data!.payment).toMatchObject({ refundedAmount: '3', refunds: [{ id: x, status: 'PROCESSING' }] });
+    // X's own key while X is in flight answers X (not the refusal), and drives it: the payee cannot give 3 back.
+    const replay = await kit.refund(kit.operator, paymentId, '3', { key: xKey });
+    expect(replay.data!.refundPayment).toMatchObject({ id: x, status: 'FAILED' });
+    // X ended, Y's retry with its key proceeds, its shares the rule's at R = 1: the payee 1, the splits 0.
+    await kit.fund(payee, '1');
+    const y = await kit.refund(kit.operator, paymentId, '1', { key: yKey });
+    expect(y.data!.refundPayment).toMatchObject({ __typename: 'Refund', status: 'SUCCEEDED' });
+    const read = await gql(stack.gatewayUrl, docs.get, { id: paymentId }, kit.operator);
+    expect(read.data!.payment.refundedAmount).toBe('1');
+    expect(
+      read.data!.payment.legs.map((l: { role: string; refundedAmount: string }) => [l.role, l.refundedAmount]),
+    ).toEqual([
+      ['PAYER', '1'],
+      ['PAYEE', '1'],
+      ['SPLIT', '0'],
+      ['SPLIT', '0'],
+    ]);
+    expect(await totals(ids)).toEqual([1n, 0n, 3n, 3n]);
     await expectHealthy();
   });
 });

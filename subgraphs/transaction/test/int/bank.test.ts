@@ -39,8 +39,14 @@ const initialDeposit = 50_000n;
 /** How long the end waits for the relay to finish what the requests left PROCESSING. */
 const drainTimeoutMs = 20_000;
 const drainPollMs = 200;
-/** A request that failed in transport or with a retryable error is sent again (same key) this often. */
-const sendAttemptsMax = 4;
+/**
+ * A request that failed in transport or with a retryable error is sent again (same key), at most this many times in
+ * all, after a pause doubling from sendRetryPauseMs, as a client backs off: a refund of a payment whose other refund
+ * is still in flight answers LOCK_TIMEOUT until that one ends (PAYMENTS.md, refunds), which immediate retries could
+ * outrun when two clients refund one payment at once.
+ */
+const sendAttemptsMax = 6;
+const sendRetryPauseMs = 25;
 /** Out of 20 payments per client: 3 to merchants, 12 across physical shards, 5 within one. */
 const paymentCycle = 20;
 const merchantSlots = 3;
@@ -165,6 +171,7 @@ type Payload = Record<string, any>;
 async function send(doc: string, field: string, input: Record<string, unknown>): Promise<Payload | null> {
   let last = '';
   for (let attempt = 0; attempt < sendAttemptsMax; attempt++) {
+    if (attempt > 0) await sleep(sendRetryPauseMs * 2 ** (attempt - 1));
     try {
       const response = await gql(stack.gatewayUrl, doc, { input }, operator);
       const error = response.errors?.[0];

@@ -4,6 +4,9 @@ import type { AccountView } from './account-view';
 
 export type StatusAction = 'freeze' | 'unfreeze' | 'close';
 
+/** Who asks, as services/access.ts let them: an operator (any change), or the owner (closing alone). */
+export type StatusActor = 'operator' | 'owner';
+
 export type StatusRefusal =
   { kind: 'AccountNotActive'; status: AccountView['status'] } | { kind: 'AccountBalanceNotZero'; total: bigint };
 
@@ -11,13 +14,16 @@ export type StatusRefusal =
  * Freezing moves ACTIVE to FROZEN, unfreezing back; CLOSED is final. Only an account holding
  * nothing — every bucket of every row zero, the home row and each stripe — may close, so no money
  * is stranded in a closed account. The sum is not enough: a home row in debt on its credit line
- * beside a stripe holding as much sums to zero, and closing would strand both. Who may ask is the
- * service's question (services/access.ts), asked first.
+ * beside a stripe holding as much sums to zero, and closing would strand both. An owner closes
+ * only an ACTIVE account: a freeze is an operator's, and closing is final, so an owner closing a
+ * FROZEN account would escape the freeze for good (AccountNotActive, FROZEN); an operator may
+ * close it. Who may ask at all is the service's question (services/access.ts), asked first.
  */
 export function decideStatusChange(
   view: AccountView,
   action: StatusAction,
   rows: ReadonlyArray<Pick<AccountView, 'available' | 'frozen' | 'pending'>>,
+  actor: StatusActor,
 ): Result<AccountView['status'], StatusRefusal> {
   switch (action) {
     case 'freeze':
@@ -25,7 +31,8 @@ export function decideStatusChange(
     case 'unfreeze':
       return view.status === 'FROZEN' ? ok('ACTIVE') : err({ kind: 'AccountNotActive', status: view.status });
     case 'close':
-      if (view.status === 'CLOSED') return err({ kind: 'AccountNotActive', status: view.status });
+      if (view.status === 'CLOSED' || (view.status === 'FROZEN' && actor === 'owner'))
+        return err({ kind: 'AccountNotActive', status: view.status });
       if (rows.some((r) => r.available !== 0n || r.frozen !== 0n || r.pending !== 0n))
         return err({ kind: 'AccountBalanceNotZero', total: totalOf(view) });
       return ok('CLOSED');

@@ -375,7 +375,11 @@ export type LedgerClass =
 
 export type Mutation = {
   __typename?: 'Mutation';
-  /** The owner or an operator; only an account whose balance is zero can close, and it stays closed. */
+  /**
+   * The owner or an operator; only an account whose balance is zero can close, and it stays closed.
+   * The owner closes only an ACTIVE account: a FROZEN one is AccountNotActive (FROZEN) to its owner,
+   * so an owner cannot end an operator's freeze by closing; an operator may close it.
+   */
   closeAccount: AccountStatusResult;
   /**
    * Operators only: a legal entity. Creating it again with the same fields answers it; different

@@ -36,8 +36,8 @@ export function mayOpen(identity: Identity, input: OpenAccountInput): Forbidden 
 }
 
 /**
- * Freezing and unfreezing are operators' tools; an owner (not a partner) may close their own account; nobody a SYSTEM
- * one.
+ * Freezing and unfreezing are operators' tools; an owner (not a partner) may close their own account — while it is
+ * ACTIVE, which the domain decides under the row's lock (domain/account-status.ts); nobody a SYSTEM one.
  */
 export function mayChangeStatus(identity: Identity, view: AccountView, action: StatusAction): Forbidden | null {
   const isOwner = identity.sub === view.ownerId && (identity.role === 'customer' || identity.role === 'merchant');

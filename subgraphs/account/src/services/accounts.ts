@@ -1,4 +1,4 @@
-import type { Forbidden, Readable } from '@paygraph/shared/authorization';
+import { readsEveryAccount, type Forbidden, type Readable } from '@paygraph/shared/authorization';
 import type { EntryRow, Account } from '@paygraph/shared/ledger/index';
 import { ensureAssetKnown } from '@paygraph/shared/ledger/index';
 import { accountsPerOwnerMax } from '@paygraph/shared/limits';
@@ -55,7 +55,10 @@ export async function openAccount(
 
 export type StatusChangeRefusal = StatusRefusal | { kind: 'AccountNotFound' } | Forbidden;
 
-/** Freezes, unfreezes or closes an account: the caller and the change are decided against the row under its lock. */
+/**
+ * Freezes, unfreezes or closes an account: the caller and the change are decided against the row under its lock (an
+ * owner, the only other caller mayChangeStatus lets through, closes only an ACTIVE account).
+ */
 export async function changeStatus(
   ctx: AccountContext,
   id: string,
@@ -66,7 +69,8 @@ export async function changeStatus(
     id,
     (view, rows) => {
       const refused = mayChangeStatus(ctx.identity, view, action);
-      return refused ? err(refused) : decideStatusChange(view, action, rows);
+      if (refused) return err(refused);
+      return decideStatusChange(view, action, rows, readsEveryAccount(ctx.identity) ? 'operator' : 'owner');
     },
     ctx.now(),
   );

@@ -244,6 +244,27 @@ describe('account subgraph through the gateway', () => {
       status: 'CLOSED',
     });
   });
+
+  it("refuses an owner's close of a FROZEN account (closing is final: it would escape the freeze); an operator's closes it", async () => {
+    const ownerId = unique('frozen-closer');
+    const ownerToken = await token(ownerId, 'customer');
+    const id = await openedId(ownerId);
+    const frozen = await gql(stack.gatewayUrl, freezeDoc, { id }, operator);
+    expect(frozen.data?.freezeAccount).toEqual({ __typename: 'Account', id, status: 'FROZEN' });
+
+    const byOwner = await gql(stack.gatewayUrl, closeDoc, { id }, ownerToken);
+    expect(byOwner.errors).toBeUndefined();
+    expect(byOwner.data?.closeAccount).toMatchObject({
+      __typename: 'AccountNotActive',
+      code: 'ACCOUNT_NOT_ACTIVE',
+      status: 'FROZEN',
+    });
+    expect((await accountRow(stack.shards, id))!.status).toBe('FROZEN');
+
+    const byOperator = await gql(stack.gatewayUrl, closeDoc, { id }, operator);
+    expect(byOperator.data?.closeAccount).toEqual({ __typename: 'Account', id, status: 'CLOSED' });
+    expect((await accountRow(stack.shards, id))!.status).toBe('CLOSED');
+  });
 });
 
 describe('who may do what', () => {

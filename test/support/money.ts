@@ -52,6 +52,7 @@ export const detailDocs = {
       ... on PaymentNotFound { paymentId }
       ... on PaymentNotRefundable { paymentId paymentStatus: status }
       ... on RefundExceedsPayment { paymentId refundable }
+      ... on AccountNotActive { accountId accountStatus: status }
       ... on IdempotencyKeyReused { idempotencyKey } }
   }`,
   deposit: `mutation DepositDetail($input: DepositInput!) { deposit(input: $input) { __typename ... on Deposit { id } ${userErrorDetail} } }`,

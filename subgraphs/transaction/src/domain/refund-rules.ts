@@ -1,3 +1,4 @@
+import type { AccountStatus } from '@paygraph/shared/ledger/index';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import type { MoneyErrorOf } from './errors';
 import { buyReturnedAfter } from './fx';
@@ -24,6 +25,28 @@ export function decideRefund(
   const refundable = payment.amount - payment.refundedAmount;
   if (amount > refundable) return err({ kind: 'RefundExceedsPayment', paymentId: payment.id, refundable });
   return ok(payment.refundedAmount + amount);
+}
+
+/** An account a refund would credit (a paying leg's: the payer, a campaign's funder) and its status as read. */
+export interface CreditedAccount {
+  id: string;
+  status: AccountStatus;
+}
+
+/**
+ * A refund gives back only to accounts that may receive: every account it credits ACTIVE, decided
+ * under the payment's lock before anything is reserved, so a refused refund moves no money. A
+ * CLOSED account cannot pay, withdraw or reopen: money credited to it would stay there for good; a
+ * FROZEN one neither pays nor receives. Within one database the payer's credit is checked so by
+ * its posting anyway; across databases it is a completion, posted whatever the status once the
+ * payee has given back (it must not fail then), so without this the answer depended on where the
+ * payee lived: refused locally, SUCCEEDED into a CLOSED payer remotely.
+ */
+export function decideRefundCredit(
+  credited: readonly CreditedAccount[],
+): Result<void, MoneyErrorOf<'AccountNotActive'>> {
+  const inactive = credited.find((a) => a.status !== 'ACTIVE');
+  return inactive ? err({ kind: 'AccountNotActive', accountId: inactive.id, status: inactive.status }) : ok(undefined);
 }
 
 /** A payment's leg as a refund weighs it: what it moved, in which currency, and what it has returned so far. */

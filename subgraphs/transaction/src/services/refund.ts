@@ -19,7 +19,7 @@ import {
 import { insertOutbox } from '../db/outbox';
 import type { PaymentRow, RefundRow } from '../db/schema/transactions';
 import { localRefundSpec } from '../domain/legs';
-import { decideRefund, refundShares } from '../domain/refund-rules';
+import { decideRefund, decideRefundCredit, refundShares, type CreditedAccount } from '../domain/refund-rules';
 import { fromRejection, refundPaymentErrorKinds, refusalOf, type RefundPaymentError } from '../domain/errors';
 import { parseRefundPayment, type ParsedRefund, type RefundPaymentInput } from '../domain/inputs';
 import { businessDateOf } from '@paygraph/shared/business-date';
@@ -33,6 +33,7 @@ import type { PaymentFxRow } from '../db/schema/fx';
 import { fxLocalRefundSpec } from '../domain/fx-legs';
 import { payerFxPositionsOn } from './fx-positions';
 import { addLegRefunded, insertRefundLegs, legsOfPayments, lockLegsOfPayment } from '../db/payment-legs';
+import { isPaying, type LegRole } from '../domain/payment-legs';
 import type { ServiceContext } from './context';
 import { mayRefund } from './access';
 import { topUpStripesForRefund } from './refund-top-up';
@@ -96,18 +97,25 @@ async function refundOnce(
   request: ParsedRefund,
   id: string,
 ): Promise<Result<RefundRow, RefundPaymentError>> {
-  const [fx] = await paymentFxByIds(shard.db, [payment.id]);
-  // A stripe on another shard than the merchant's home row first gets what it lacks from that row (its line included).
-  await topUpStripesForRefund(ctx, shard, payment, request.amount, id, fx ?? null);
+  const [[fx], credited] = await Promise.all([
+    paymentFxByIds(shard.db, [payment.id]),
+    creditedAccounts(ctx, shard, payment),
+  ]);
+  // Answered under the payment's lock after the refund's own checks: a replay of a refund made answers it, whatever
+  // the payer's status since.
+  const credit = decideRefundCredit(credited);
+  // A stripe on another shard than the merchant's home row first gets what it lacks from that row (its line included);
+  // not for a refund its payer cannot take, refused before anything is reserved.
+  if (credit.ok) await topUpStripesForRefund(ctx, shard, payment, request.amount, id, fx ?? null);
   // A payment made within one database whose payee a shard move has since taken to another (docs/SCALING.md) is
   // refunded as a cross-database one: its local posting would name an account that database no longer holds.
   const splitByMove = payment.route === 'SAME_SHARD' && ctx.shards.of('account', payment.creditAccountId) !== shard;
   if (payment.route !== 'CROSS_SHARD' && payment.route !== 'LEGS' && !splitByMove) {
-    const local = await refundLocally(ctx, shard, payment, request, id, fx ?? null);
+    const local = await refundLocally(ctx, shard, payment, request, id, fx ?? null, credit);
     return local.ok ? local : err(await asMerchants(ctx, payment, local.error));
   }
   // Its shares reserved with the amount, the refund runs from the outbox (refund-completion.ts).
-  const reserved = await reserveRemoteRefund(ctx, shard, request, id, fx ?? null);
+  const reserved = await reserveRemoteRefund(ctx, shard, request, id, fx ?? null, credit);
   if (!reserved.ok || reserved.value.status !== 'PROCESSING') return reserved;
   hitFailpoint('refund-after-reserve');
   try {
@@ -123,6 +131,24 @@ async function refundOnce(
 }
 
 /**
+ * The accounts a refund credits, as read now (not locked): the payer, and for a payment of legs every paying leg's
+ * account (a campaign's funder too). One missing here (a shard move in between) is left to the postings to decide.
+ */
+async function creditedAccounts(ctx: ServiceContext, shard: Shard, payment: PaymentRow): Promise<CreditedAccount[]> {
+  const ids =
+    payment.route === 'LEGS'
+      ? (await legsOfPayments(shard.db, [payment.id]))
+          .filter((l) => isPaying(l.role as LegRole))
+          .map((l) => l.accountId)
+      : [payment.payerAccountId];
+  const read = await readAccounts(ctx.shards, ids);
+  return ids.flatMap((id) => {
+    const account = read.get(id);
+    return account ? [{ id, status: account.status }] : [];
+  });
+}
+
+/**
  * A refusal of a refund from a merchant's stripe, as the merchant's: the ledger refused one row (a stripe of the
  * payee, an internal id), and its available was the stripe's pending. The payee's own id, and for want of money its
  * pending, available and credit line over all its rows: what the refund could not be given back from.
@@ -132,7 +158,9 @@ async function asMerchants(
   payment: PaymentRow,
   refusal: RefundPaymentError,
 ): Promise<RefundPaymentError> {
-  if (payment.route !== 'MERCHANT_STRIPE') return refusal;
+  // The payer's own refusal (decideRefundCredit, or its credit refused by the ledger) names the payer, not a stripe.
+  if (payment.route !== 'MERCHANT_STRIPE' || ('accountId' in refusal && refusal.accountId === payment.payerAccountId))
+    return refusal;
   if (refusal.kind === 'AccountNotActive' || refusal.kind === 'BalanceLimit')
     return { ...refusal, accountId: payment.payeeAccountId };
   if (refusal.kind !== 'InsufficientFunds') return refusal;
@@ -190,6 +218,7 @@ async function refundLocally(
   request: ParsedRefund,
   id: string,
   fx: PaymentFxRow | null,
+  credit: Result<void, RefundPaymentError>,
 ) {
   const movement = { id, currency: payment.currency, amount: request.amount };
   const postingId = newId('posting', shardOf('refund', id));
@@ -227,6 +256,7 @@ async function refundLocally(
           return { proceed: true, spec: specOf(fromPending, (await refundFxById(tx, id))?.buyAmount ?? 0n) };
         const decision = decideRefund(locked!, request.amount);
         if (!decision.ok) return { proceed: false, result: decision };
+        if (!credit.ok) return { proceed: false, result: credit };
         await setRefundedAmount(tx, payment.id, decision.value);
         await insertRefund(tx, refundRow(ctx, id, payment, request, 'PROCESSING', now));
         const share = await reserveShares(tx, locked!, id, fx, decision.value);
@@ -368,6 +398,7 @@ async function reserveRemoteRefund(
   request: ParsedRefund,
   id: string,
   fx: PaymentFxRow | null,
+  credit: Result<void, RefundPaymentError>,
 ): Promise<Result<RefundRow, RefundPaymentError>> {
   const now = ctx.now();
   return inTransaction(shard, async (tx) => {
@@ -379,6 +410,8 @@ async function reserveRemoteRefund(
     if (inFlight) throw new RefundInFlight(shard.name, locked!.id, inFlight);
     const decision = decideRefund(locked!, request.amount);
     if (!decision.ok) return decision;
+    // Before the reservation: the payer's credit will be a completion, posted whatever its status (decideRefundCredit).
+    if (!credit.ok) return credit;
     const row = refundRow(ctx, id, locked!, request, 'PROCESSING', now);
     await insertRefund(tx, row);
     await reserveShares(tx, locked!, id, fx, decision.value);

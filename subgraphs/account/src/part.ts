@@ -12,5 +12,6 @@ export const accountPart = definePart({
   poolSizeDefault: 3,
   migrations: accountMigrations,
   workers: ['balance feed poll', 'balance feed stripe discovery', 'books check'],
-  reads: [],
+  /** What may still come back to an account from movements in flight, which a close waits for. */
+  reads: ['transaction/read-model/account'],
 });

@@ -15,6 +15,7 @@ import {
   stripeShardsOf,
 } from '@paygraph/shared/ledger/index';
 import type { Result } from '@paygraph/shared/result';
+import { moneyInFlightToward } from '@paygraph/transaction/read-model/account';
 import { buildViews, type AccountView } from '../domain/account-view';
 import type { AccountToOpen } from '../domain/open-account';
 
@@ -73,12 +74,14 @@ export type RowBalances = Pick<AccountView, 'available' | 'frozen' | 'pending'>;
  * lock: a stripe announced later waits for it, ledger/stripes.ts); those stripes then take the
  * new status in their own transactions (a payment racing with a freeze may still land on a
  * stripe in between: the freeze is for new operations, not a guarantee about ones already under
- * way). A PERSONAL account touches its own shard only.
+ * way). A PERSONAL account touches its own shard only. The decision also sees what may still come
+ * back to the account from movements in flight (the transaction subgraph's read model), read in
+ * the same transaction: a close waits for it.
  */
 export async function changeAccountStatus<E>(
   shards: ShardSet,
   accountId: string,
-  decide: (view: AccountView, rows: readonly RowBalances[]) => Result<AccountView['status'], E>,
+  decide: (view: AccountView, rows: readonly RowBalances[], inFlight: bigint) => Result<AccountView['status'], E>,
   now: Date,
 ): Promise<Result<AccountView, E> | null> {
   const parsed = parseId('account', accountId);
@@ -92,7 +95,8 @@ export async function changeAccountStatus<E>(
     otherShards = stripeShardsOf(shards, row).filter((s) => s !== home);
     const rows = [row, ...stripes.map((s) => s.account)];
     const view = buildViews(rows).get(accountId)!;
-    const decision = decide(view, rows);
+    // Under the row's lock: a payment from this account debits it under the same lock, so none starts unseen.
+    const decision = decide(view, rows, await moneyInFlightToward(tx, accountId));
     if (!decision.ok) return decision;
     await setAccountStatus(tx, accountId, decision.value, now);
     return { ok: true as const, value: { ...view, status: decision.value, version: view.version + 1n } };

@@ -67,10 +67,15 @@ export async function changeStatus(
   const outcome = await changeAccountStatus<StatusRefusal | Forbidden>(
     ctx.shards,
     id,
-    (view, rows) => {
+    (view, rows, inFlight) => {
       const refused = mayChangeStatus(ctx.identity, view, action);
       if (refused) return err(refused);
-      return decideStatusChange(view, action, rows, readsEveryAccount(ctx.identity) ? 'operator' : 'owner');
+      return decideStatusChange(
+        view,
+        action,
+        { rows, inFlight },
+        readsEveryAccount(ctx.identity) ? 'operator' : 'owner',
+      );
     },
     ctx.now(),
   );

@@ -27,26 +27,39 @@ function merchant(rows: ReadonlyArray<ReturnType<typeof row>>, status: AccountVi
 describe('closing an account', () => {
   it('needs every row empty, not only their sum: a home row in debt beside a stripe holding as much stays open', () => {
     const rows = [row(-1_000n), row(1_000n)];
-    expect(decideStatusChange(merchant(rows), 'close', rows, 'owner')).toEqual({
+    expect(decideStatusChange(merchant(rows), 'close', { rows, inFlight: 0n }, 'owner')).toEqual({
       ok: false,
       error: { kind: 'AccountBalanceNotZero', total: 0n },
     });
     const split = [row(0n, 0n, 5n), row(0n, 0n, -5n)];
-    expect(decideStatusChange(merchant(split), 'close', split, 'owner').ok).toBe(false);
+    expect(decideStatusChange(merchant(split), 'close', { rows: split, inFlight: 0n }, 'owner').ok).toBe(false);
     const empty = [row(0n), row(0n)];
-    expect(decideStatusChange(merchant(empty), 'close', empty, 'owner')).toEqual({ ok: true, value: 'CLOSED' });
-    expect(decideStatusChange(merchant(empty, 'CLOSED'), 'close', empty, 'owner').ok).toBe(false);
+    expect(decideStatusChange(merchant(empty), 'close', { rows: empty, inFlight: 0n }, 'owner')).toEqual({
+      ok: true,
+      value: 'CLOSED',
+    });
+    expect(decideStatusChange(merchant(empty, 'CLOSED'), 'close', { rows: empty, inFlight: 0n }, 'owner').ok).toBe(
+      false,
+    );
   });
 
   it('from FROZEN needs an operator: an owner closing would escape the freeze for good', () => {
     const empty = [row(0n)];
-    expect(decideStatusChange(merchant(empty, 'FROZEN'), 'close', empty, 'owner')).toEqual({
+    expect(decideStatusChange(merchant(empty, 'FROZEN'), 'close', { rows: empty, inFlight: 0n }, 'owner')).toEqual({
       ok: false,
       error: { kind: 'AccountNotActive', status: 'FROZEN' },
     });
-    expect(decideStatusChange(merchant(empty, 'FROZEN'), 'close', empty, 'operator')).toEqual({
+    expect(decideStatusChange(merchant(empty, 'FROZEN'), 'close', { rows: empty, inFlight: 0n }, 'operator')).toEqual({
       ok: true,
       value: 'CLOSED',
+    });
+  });
+
+  it('waits for money that may still come back to it: a payment it made or a refund to it still in flight', () => {
+    const empty = [row(0n)];
+    expect(decideStatusChange(merchant(empty), 'close', { rows: empty, inFlight: 100n }, 'operator')).toEqual({
+      ok: false,
+      error: { kind: 'AccountBalanceNotZero', total: 100n },
     });
   });
 });

@@ -2,7 +2,15 @@ import { describe, expect, it } from 'vitest';
 import type { Stack } from '../../../../test/support/stack';
 import { gql } from '../../../../test/support/graphql';
 import { token, unique } from '../../../../test/support/env';
-import { detailDocs, physicalOf, type MoneyKit, useMoneyStack } from '../../../../test/support/money';
+import { runOutboxStep } from '@paygraph/transaction/services/relay';
+import {
+  accountRowOf,
+  crossShardPaymentFirstHalf,
+  detailDocs,
+  physicalOf,
+  type MoneyKit,
+  useMoneyStack,
+} from '../../../../test/support/money';
 
 /**
  * A refund credits the payer (domain/refund-rules.ts decideRefundCredit): a payer that may not receive — CLOSED for
@@ -16,7 +24,8 @@ useMoneyStack((started) => ({ stack, kit } = started));
 
 const at = (v: string) => ({ available: v, frozen: '0', pending: '0', total: v });
 const statusDoc = (m: 'closeAccount' | 'freezeAccount' | 'unfreezeAccount') =>
-  `mutation($id: ID!) { ${m}(id: $id) { __typename ... on Account { id status } ... on UserError { code } } }`;
+  `mutation($id: ID!) { ${m}(id: $id) { __typename ... on Account { id status } ... on UserError { code }
+    ... on AccountBalanceNotZero { total } } }`;
 
 /** A payer, a payee on another database or the payer's own, and a payment of 100 between them (as the payer's owner). */
 async function paidPair(placement: 'cross' | 'same', route: string) {
@@ -96,4 +105,47 @@ describe('a refund to a payer that may not receive', () => {
       expect(await kit.balance(payee)).toEqual(at('0'));
     });
   }
+});
+
+describe('a close while money may still come back to the account', () => {
+  it('is refused while a cross-shard payment it made is PROCESSING, so its reversal never credits a CLOSED payer', async () => {
+    const payerOwner = unique('closing-payer');
+    const payerToken = await token(payerOwner, 'customer');
+    const payer = await kit.open(payerOwner);
+    const payerDb = physicalOf(stack.shards, payer);
+    const payee = await kit.openAwayFrom(unique('closing-payee'), [payerDb]);
+    const other = await kit.open(unique('closing-other'), { physical: payerDb });
+    await kit.fund(payer, '100');
+    // The payment's first half alone: the payer debited to zero, the payment PROCESSING, its credit not tried yet.
+    const pending = await crossShardPaymentFirstHalf(
+      stack.shards,
+      (await accountRowOf(stack.shards, payer))!,
+      (await accountRowOf(stack.shards, payee))!,
+      100n,
+      payerOwner,
+    );
+    expect(await kit.balance(payer)).toEqual(at('0'));
+    await kit.freeze(payee);
+
+    expect(await setStatus('closeAccount', payer, payerToken)).toEqual({
+      __typename: 'AccountBalanceNotZero',
+      code: 'ACCOUNT_BALANCE_NOT_ZERO',
+      total: '100',
+    });
+    expect((await accountRowOf(stack.shards, payer))!.status).toBe('ACTIVE');
+
+    // The frozen payee refuses the credit: the payment is reversed into the payer, still ACTIVE, and FAILS.
+    await runOutboxStep(stack.shards, stack.shards.all[payerDb]!, pending.id, () => new Date());
+    const failed = await gql(stack.gatewayUrl, detailDocs.paymentDetail, { id: pending.id }, kit.operator);
+    expect(failed.data!.payment).toMatchObject({ status: 'FAILED', failureCode: 'ACCOUNT_NOT_ACTIVE' });
+    expect(await kit.balance(payer)).toEqual(at('100'));
+
+    // Nothing in flight any more: spent to zero, it closes.
+    await kit.paid(payerToken, { payer, payee: other, amount: '100' });
+    expect(await setStatus('closeAccount', payer, payerToken)).toEqual({
+      __typename: 'Account',
+      id: payer,
+      status: 'CLOSED',
+    });
+  });
 });

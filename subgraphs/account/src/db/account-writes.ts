@@ -76,13 +76,15 @@ export type RowBalances = Pick<AccountView, 'available' | 'frozen' | 'pending'>;
  * stripe in between: the freeze is for new operations, not a guarantee about ones already under
  * way). A PERSONAL account touches its own shard only. The decision also sees what may still come
  * back to the account from movements in flight (the transaction subgraph's read model), read in
- * the same transaction: a close waits for it.
+ * the same transaction when `weighInFlight` (a close, which waits for it; a freeze or an unfreeze
+ * does not, and reading the account's payments would only slow it): otherwise 0.
  */
 export async function changeAccountStatus<E>(
   shards: ShardSet,
   accountId: string,
   decide: (view: AccountView, rows: readonly RowBalances[], inFlight: bigint) => Result<AccountView['status'], E>,
   now: Date,
+  weighInFlight: boolean,
 ): Promise<Result<AccountView, E> | null> {
   const parsed = parseId('account', accountId);
   if (!parsed) return null;
@@ -96,7 +98,7 @@ export async function changeAccountStatus<E>(
     const rows = [row, ...stripes.map((s) => s.account)];
     const view = buildViews(rows).get(accountId)!;
     // Under the row's lock: a payment from this account debits it under the same lock, so none starts unseen.
-    const decision = decide(view, rows, await moneyInFlightToward(tx, accountId));
+    const decision = decide(view, rows, weighInFlight ? await moneyInFlightToward(tx, accountId) : 0n);
     if (!decision.ok) return decision;
     await setAccountStatus(tx, accountId, decision.value, now);
     return { ok: true as const, value: { ...view, status: decision.value, version: view.version + 1n } };

@@ -78,6 +78,7 @@ export async function changeStatus(
       );
     },
     ctx.now(),
+    action === 'close',
   );
   if (outcome !== null) return outcome;
   return err(mayTouchMissing(ctx.identity, id) ?? { kind: 'AccountNotFound' });

@@ -58,9 +58,22 @@ export function decideCapture(
   return ok({ decision, amount: captured });
 }
 
+/**
+ * What a void meets: an ending's decision, or a hold still HELD past its deadline (`overdue`). That hold reads
+ * EXPIRED and nothing but a release may end it, yet its money stays frozen until the expiry worker comes, which a
+ * backlog of due holds can put off for long: the void releases it then as the worker would (EXPIRED, under the
+ * same lock and release key, so once), and answers what a void past the deadline always answered, HOLD_NOT_ACTIVE
+ * with status EXPIRED. Not the Hold: a client reads a Hold from voidHold as its void done, and the answer would
+ * then hang on whether the worker came first, which the client cannot see; either way the money is back.
+ */
+export type VoidDecision = EndingDecision | { kind: 'overdue'; error: MoneyErrorOf<'HoldNotActive'> };
+
 /** A void by the releasing posting `releaseId`. */
-export function decideVoid(hold: HoldState, releaseId: string, now: Date): EndingDecision {
-  return decideEnding(hold, releaseId, now);
+export function decideVoid(hold: HoldState, releaseId: string, now: Date): VoidDecision {
+  const decision = decideEnding(hold, releaseId, now);
+  if (decision.kind === 'refused' && decideExpiry(hold, now).kind === 'proceed')
+    return { kind: 'overdue', error: decision.error };
+  return decision;
 }
 
 /** The expiry worker releases a hold only when it is still HELD and its deadline has passed. */

@@ -4,28 +4,37 @@ import { inTransaction } from '@paygraph/shared/shards/transaction';
 import { newId, shardOf } from '@paygraph/shared/ids';
 import { dueHolds } from '../db/holds';
 import { releaseHold } from './hold';
-import { holdExpiryBatchSizeMax } from '../limits';
+import { holdExpiryBatchesPerPassMax, holdExpiryBatchSizeMax } from '../limits';
 
 /**
- * Releases holds past their deadline: each becomes EXPIRED and its money available again, at
- * most holdExpiryBatchSizeMax per shard per pass. Safe in any number of replicas and against
- * captures and voids: due holds are found with SKIP LOCKED, and each release decides again
- * under the hold's lock, so a hold ended meanwhile is left alone. Answers how many it released.
- * Holds are found by the map's placement, as the relay's rows are.
+ * Releases holds past their deadline: each becomes EXPIRED and its money available again, in batches of at most
+ * holdExpiryBatchSizeMax per shard. Safe in any number of replicas and against captures and voids: due holds are
+ * found with SKIP LOCKED, and each release decides again under the hold's lock, so a hold ended meanwhile is left
+ * alone. Answers how many it released. Holds are found by the map's placement, as the relay's rows are.
+ *
+ * A batch that came back full is followed by the next at once, up to holdExpiryBatchesPerPassMax: one batch a pass
+ * released 20 holds a second per shard, fewer than one caller's money rate limit creates, so a flood of holds
+ * expiring in a second kept every later-expiring hold on that shard (another customer's) frozen for hours. The bound
+ * ends a pass over any backlog, so the shard's other work and the next pass's other shards are not put off for good.
  */
 export async function expireDueHolds(shards: ShardSet, shard: Shard, now: () => Date): Promise<number> {
   // Only holds of the logical shards the map places here and does not fence: a moved range's copies left on the
   // source until cleanup (refused there for good) would otherwise come first in every pass.
   const placed = shards.logicalOn(shard);
-  const due = await inTransaction(shard, (tx) => dueHolds(tx, now(), holdExpiryBatchSizeMax, placed));
-  const at = now();
-  // Submitted together, so merged posting releases them in a transaction or two.
-  const released = await Promise.all(
-    due.map((hold) =>
-      releaseHold(shard, hold, 'EXPIRED', { releaseId: newId('posting', shardOf('hold', hold.id)) }, at),
-    ),
-  );
-  return released.filter((r) => r.ok).length;
+  let released = 0;
+  for (let batch = 0; batch < holdExpiryBatchesPerPassMax; batch++) {
+    const due = await inTransaction(shard, (tx) => dueHolds(tx, now(), holdExpiryBatchSizeMax, placed));
+    const at = now();
+    // Submitted together, so merged posting releases them in a transaction or two.
+    const answers = await Promise.all(
+      due.map((hold) =>
+        releaseHold(shard, hold, 'EXPIRED', { releaseId: newId('posting', shardOf('hold', hold.id)) }, at),
+      ),
+    );
+    released += answers.filter((r) => r.ok).length;
+    if (due.length < holdExpiryBatchSizeMax) break;
+  }
+  return released;
 }
 
 export type HoldExpiry = Worker;

@@ -230,6 +230,9 @@ export async function voidHold(
  * A void or an expiry: under the hold's lock, ends it if it is still HELD (and, for a void,
  * before its deadline), then posts frozen → available. The release's posting id is what the
  * hold records as its ending: a void's is the resource its key claims, an expiry's is given.
+ * A void that finds the hold HELD past its deadline releases it as its expiry would (decideVoid's
+ * `overdue`), under a posting id of its own as the worker's, so that a replay of the void finds
+ * the hold ended by another and answers HOLD_NOT_ACTIVE again.
  */
 export async function releaseHold(
   shard: Shard,
@@ -238,7 +241,7 @@ export async function releaseHold(
   by: { claim: EndingClaim } | { releaseId: string },
   now: Date,
 ): Promise<Result<HoldRow, VoidHoldError>> {
-  let ended: HoldRow | null = null;
+  let answer: Result<HoldRow, VoidHoldError> | null = null;
   return postOne<Result<HoldRow, VoidHoldError>>(
     shard,
     {
@@ -247,19 +250,21 @@ export async function releaseHold(
         holdId: hold.id,
         claim: 'claim' in by ? by.claim : null,
         decide: async (_tx, locked, claimed) => {
-          ended = null;
+          answer = null;
           const releaseId = 'releaseId' in by ? by.releaseId : claimedResource(claimed);
           if (releaseId === null) return { result: err(keyReused('claim' in by ? by.claim.spec : { key: '' })) };
           const decision = status === 'VOIDED' ? decideVoid(locked, releaseId, now) : decideExpiry(locked, now);
           if (decision.kind === 'refused') return { result: err(decision.error) };
           if (decision.kind === 'replayed') return { result: ok(locked) };
-          const ending = { status, endedBy: releaseId, capturedAmount: 0n, endedAt: now };
-          ended = { ...locked, ...ending };
+          const overdue = decision.kind === 'overdue';
+          const endedBy = overdue ? newId('posting', shardOf('hold', hold.id)) : releaseId;
+          const ending = { status: overdue ? 'EXPIRED' : status, endedBy, capturedAmount: 0n, endedAt: now } as const;
+          answer = overdue ? err(decision.error) : ok({ ...locked, ...ending });
           return {
             ending,
             spec: holdReleaseSpec(
               { id: hold.id, currency: hold.currency, amount: hold.amount },
-              releaseId,
+              endedBy,
               hold.payerAccountId,
             ),
           };
@@ -268,7 +273,7 @@ export async function releaseHold(
       finish: async (_tx, outcome) => {
         switch (outcome.status) {
           case 'APPLIED':
-            return ok(ended!);
+            return answer!;
           case 'DUPLICATE':
           case 'REJECTED':
             // The release is a completion under the hold's lock, after the hold was found HELD:

@@ -18,6 +18,7 @@ import { expireDueHolds } from '../../src/services/hold-expiry';
 import { holds } from '../../src/db/schema/transactions';
 import { frozenAgainstHolds } from '@paygraph/settlement/services/reconcile';
 import { eq } from 'drizzle-orm';
+import { holdExpiryBatchSizeMax } from '../../src/limits';
 
 /**
  * Holds as clients use them: the contract's CreateHold, CaptureHold, VoidHold and GetHold sent
@@ -65,6 +66,19 @@ async function held(
   expect(answer.errors).toBeUndefined();
   expect(answer.data!.createHold.__typename).toBe('Hold');
   return answer.data!.createHold.id as string;
+}
+
+/** An account's entries in the frozen bucket, as [amount, hold id], sorted. */
+async function frozenEntriesOf(accountId: string, bearer: string): Promise<string[][]> {
+  const account = await gql(
+    stack.gatewayUrl,
+    `query($id: ID!) { account(id: $id) { entries(first: 10) { edges { node { amount bucket hold { id } } } } } }`,
+    { id: accountId },
+    bearer,
+  );
+  expect(account.errors).toBeUndefined();
+  const frozen = account.data!.account.entries.edges.map((e: any) => e.node).filter((e: any) => e.bucket === 'FROZEN');
+  return frozen.map((e: any) => [e.amount, e.hold.id]).sort();
 }
 
 describe('holds through the gateway', () => {
@@ -373,7 +387,7 @@ describe('exactly one ending', () => {
     expect(list.data!.account.holds.edges).toHaveLength(1);
   });
 
-  it('past its deadline a hold reads EXPIRED and refuses capture and void at once; the worker frees its money once', async () => {
+  it('past its deadline a hold reads EXPIRED and refuses a capture at once; the worker frees its money once', async () => {
     const owner = unique('exp-payer');
     const bearer = await token(owner, 'customer');
     const payer = await funded(owner, '1000');
@@ -381,7 +395,7 @@ describe('exactly one ending', () => {
     const id = await held(bearer, payer, payee, '600', { expiresInSeconds: 1 });
     clock.advanceTo(new Date((await holdRow(stack.shards, id))!.expiresAt.getTime() + 1));
     refusal(await captureHold(stack.gatewayUrl, bearer, id, unique('late')), 'captureHold', 'HOLD_NOT_ACTIVE');
-    refusal(await voidHold(stack.gatewayUrl, bearer, id, unique('late')), 'voidHold', 'HOLD_NOT_ACTIVE');
+    expect(await kit.balance(payer)).toEqual(bal('400', '600'));
     const read = await gql(stack.gatewayUrl, holdDocs.getHold, { id }, bearer);
     expect(read.data!.hold.status).toBe('EXPIRED');
     const shard = stack.shards.byLogical(Number.parseInt(id.slice(-2), 16) as never);
@@ -393,18 +407,11 @@ describe('exactly one ending', () => {
       endedAt: expect.any(Date),
     });
     expect(await kit.balance(payer)).toEqual(bal('1000', '0'));
+    // A void after the worker meets the hold ended: refused, and nothing moves again.
+    refusal(await voidHold(stack.gatewayUrl, bearer, id, unique('late')), 'voidHold', 'HOLD_NOT_ACTIVE');
+    expect(await kit.balance(payer)).toEqual(bal('1000', '0'));
     // The hold and its expiry are entries in the frozen bucket, and say which hold they belong to.
-    const account = await gql(
-      stack.gatewayUrl,
-      `query($id: ID!) { account(id: $id) { entries(first: 10) { edges { node { amount bucket hold { id } } } } } }`,
-      { id: payer },
-      bearer,
-    );
-    expect(account.errors).toBeUndefined();
-    const frozenEntries = account
-      .data!.account.entries.edges.map((e: any) => e.node)
-      .filter((e: any) => e.bucket === 'FROZEN');
-    expect(frozenEntries.map((e: any) => [e.amount, e.hold.id]).sort()).toEqual([
+    expect(await frozenEntriesOf(payer, bearer)).toEqual([
       ['-600', id],
       ['600', id],
     ]);
@@ -453,6 +460,73 @@ describe('exactly one ending', () => {
     });
     expect(await kit.balance(payer)).toEqual(bal(String(10000n - paid), '0'));
     expect(await kit.balance(payee)).toEqual(bal(String(paid), '0'));
+    expect(await frozenAgainstHeld(stack.shards, [payer])).toEqual([]);
+  });
+});
+
+describe('holds past their deadline under a flood of short holds', () => {
+  it("a flood of holds expiring first does not keep another customer's later hold frozen after one worker pass", async () => {
+    const victimOwner = unique('flood-victim');
+    const victimBearer = await token(victimOwner, 'customer');
+    const victim = await funded(victimOwner, '1000');
+    const shop = await funded(unique('flood-shop'), '0');
+    const physical = physicalOf(stack.shards, victim);
+    // The attacker's account on the victim's database: its holds are due there before the victim's.
+    const attackerOwner = unique('flood-attacker');
+    const attackerBearer = await token(attackerOwner, 'customer');
+    const flood = holdExpiryBatchSizeMax * 2 + 50;
+    const attacker = await funded(attackerOwner, String(flood), { physical });
+    const sink = await funded(unique('flood-sink'), '0');
+    // Deadlines minutes away on the wall clock, so that only this test's passes (on the moved clock) release them.
+    for (let done = 0; done < flood; done += 50) {
+      await Promise.all(
+        Array.from({ length: Math.min(50, flood - done) }, () =>
+          held(attackerBearer, attacker, sink, '1', { expiresInSeconds: 300 }),
+        ),
+      );
+    }
+    const id = await held(victimBearer, victim, shop, '600', { expiresInSeconds: 600 });
+    expect(await kit.balance(victim)).toEqual(bal('400', '600'));
+    clock.advanceTo(new Date((await holdRow(stack.shards, id))!.expiresAt.getTime() + 1));
+    // The worker's pass over the victim's database, as the worker runs it: its batches go on while they come back full.
+    await expireDueHolds(stack.shards, stack.shards.of('account', victim), clock.now);
+    expect(await holdRow(stack.shards, id)).toMatchObject({ status: 'EXPIRED', capturedAmount: 0n });
+    expect(await kit.balance(victim)).toEqual(bal('1000', '0'));
+    expect(await kit.balance(attacker)).toEqual(bal(String(flood), '0'));
+    expect(await frozenAgainstHeld(stack.shards, [victim, attacker])).toEqual([]);
+  });
+
+  it('a void of a hold still HELD past its deadline releases it at once as EXPIRED, once, and answers HOLD_NOT_ACTIVE', async () => {
+    const owner = unique('late-void');
+    const bearer = await token(owner, 'customer');
+    const payer = await funded(owner, '1000');
+    const payee = await funded(unique('late-void-payee'), '0');
+    const id = await held(bearer, payer, payee, '600', { expiresInSeconds: 1 });
+    clock.advanceTo(new Date((await holdRow(stack.shards, id))!.expiresAt.getTime() + 1));
+    expect(await kit.balance(payer)).toEqual(bal('400', '600'));
+    const key = unique('late');
+    const first = refusal(await voidHold(stack.gatewayUrl, bearer, id, key), 'voidHold', 'HOLD_NOT_ACTIVE');
+    expect(first.message).toContain('EXPIRED');
+    // Released by the void, before any worker pass: the hold ended as its expiry would have ended it.
+    expect(await kit.balance(payer)).toEqual(bal('1000', '0'));
+    const ended = await holdRow(stack.shards, id);
+    expect(ended).toMatchObject({ status: 'EXPIRED', capturedAmount: 0n, endedAt: expect.any(Date) });
+    // The void's replay, another void and the worker's pass, at once: each finds it ended, and nothing moves again.
+    const shard = stack.shards.of('hold', id);
+    const [replay, other] = await Promise.all([
+      voidHold(stack.gatewayUrl, bearer, id, key),
+      voidHold(stack.gatewayUrl, bearer, id, unique('late')),
+      expireDueHolds(stack.shards, shard, clock.now),
+    ]);
+    expect(refusal(replay as Answer, 'voidHold', 'HOLD_NOT_ACTIVE').message).toBe(first.message);
+    refusal(other as Answer, 'voidHold', 'HOLD_NOT_ACTIVE');
+    expect(await holdRow(stack.shards, id)).toEqual(ended);
+    expect(await kit.balance(payer)).toEqual(bal('1000', '0'));
+    // The hold and one release in the frozen bucket.
+    expect(await frozenEntriesOf(payer, bearer)).toEqual([
+      ['-600', id],
+      ['600', id],
+    ]);
     expect(await frozenAgainstHeld(stack.shards, [payer])).toEqual([]);
   });
 });

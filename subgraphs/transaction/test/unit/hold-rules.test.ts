@@ -72,6 +72,15 @@ describe('hold rules', () => {
       error: { kind: 'HoldNotActive', holdId: 'hld_1', status: 'HELD' },
     });
     expect(decideExpiry(hold(), later(60_000))).toEqual({ kind: 'proceed' });
+    // A void that finds it HELD past its deadline releases it as this expiry would, and is answered HOLD_NOT_ACTIVE.
+    expect(decideVoid(hold(), 'pst_release', later(60_000))).toEqual({
+      kind: 'overdue',
+      error: { kind: 'HoldNotActive', holdId: 'hld_1', status: 'EXPIRED' },
+    });
+    expect(decideVoid(hold({ status: 'EXPIRED', endedBy: 'pst_expiry' }), 'pst_release', later(60_000))).toEqual({
+      kind: 'refused',
+      error: { kind: 'HoldNotActive', holdId: 'hld_1', status: 'EXPIRED' },
+    });
     expect(decideExpiry(hold({ status: 'VOIDED' }), later(60_000))).toEqual({
       kind: 'refused',
       error: { kind: 'HoldNotActive', holdId: 'hld_1', status: 'VOIDED' },

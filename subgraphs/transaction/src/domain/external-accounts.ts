@@ -97,15 +97,25 @@ export function parseIdentifier(kind: ExternalAccountKind, raw: string): Result<
   if (kind === 'CARD') {
     const digits = raw.replace(/[ -]/g, '');
     // The message never repeats the number: a refusal is logged and traced like any answer.
-    if (!/^\d+$/.test(digits) || digits.length < cardDigitsMin || digits.length > cardDigitsMax || !luhnValid(digits))
+    if (!isCardNumber(digits))
       return err(
         invalidInput('identifier', `identifier is not a card number (${cardDigitsMin}-${cardDigitsMax} digits, Luhn)`),
       );
     return ok({ kind, digits });
   }
+  // A wallet id is kept and shown whole: a card number linked as one would be stored, displayed, sent in events and
+  // webhooks, and claimed by no owner. Refused as CARD's check would take it, and checked before the characters, so
+  // that one written with spaces is told the same; the message never repeats it.
+  if (isCardNumber(raw.replace(/[ -]/g, '')))
+    return err(invalidInput('identifier', 'identifier is a card number: link it with kind CARD, never as a wallet id'));
   if (raw.length === 0 || raw.length > walletIdCharsMax || !walletIdPattern.test(raw))
     return err(invalidInput('identifier', `a wallet id is 1-${walletIdCharsMax} characters of [A-Za-z0-9_.:@+-]`));
   return ok({ kind, walletId: raw });
+}
+
+/** Digits alone, of a card number's length (ISO/IEC 7812), passing Luhn. */
+function isCardNumber(digits: string): boolean {
+  return /^\d+$/.test(digits) && digits.length >= cardDigitsMin && digits.length <= cardDigitsMax && luhnValid(digits);
 }
 
 /** The Luhn (mod 10) check of ISO/IEC 7812: every second digit from the right doubled. */

@@ -60,6 +60,25 @@ async function rowsOf(ownerId: string): Promise<Array<Record<string, unknown>>> 
   return rows.flat();
 }
 
+/** Rows of links, card claims and idempotency keys on every database with `text` in a column that could hold it. */
+async function storedWith(text: string): Promise<number> {
+  const columns: Record<string, string> = {
+    external_accounts: 'identity_key, display, channel_token, holder_name',
+    external_account_claims: 'identity_key, owner_id',
+    idempotency_keys: 'idempotency_key, request_hash, resource_id',
+  };
+  let n = 0;
+  for (const s of stack.shards.all) {
+    for (const [table, which] of Object.entries(columns)) {
+      const [found] = (await s.db.execute(
+        sql`SELECT COUNT(*) AS n FROM ${sql.raw(table)} WHERE CONCAT_WS('|', ${sql.raw(which)}) LIKE ${`%${text}%`}`,
+      )) as unknown as [Array<{ n: number | string }>];
+      n += Number(found[0]!.n);
+    }
+  }
+  return n;
+}
+
 describe('linking an external account', () => {
   it('links an IBAN PENDING with only its display shown, which its channel verifies once; a replay answers the link', async () => {
     const owner = unique('links-iban');
@@ -128,14 +147,7 @@ describe('linking an external account', () => {
     expect(row).toMatchObject({ kind: 'CARD', channel_token: expect.stringMatching(/^ctok_[0-9a-f]{40}$/) });
     expect(row!.identity_key).toMatch(/^[0-9a-f]{64}$/);
     // No column of the link, the card's claim or any idempotency key holds the number or its first twelve digits.
-    for (const s of stack.shards.all) {
-      for (const table of ['external_accounts', 'external_account_claims', 'idempotency_keys']) {
-        const [found] = (await s.db.execute(
-          sql`SELECT COUNT(*) AS n FROM ${sql.raw(table)} WHERE CONCAT_WS('|', ${sql.raw(table === 'idempotency_keys' ? 'idempotency_key, request_hash, resource_id' : table === 'external_accounts' ? 'identity_key, display, channel_token, holder_name' : 'identity_key, owner_id')}) LIKE ${`%${card.slice(0, 12)}%`}`,
-        )) as unknown as [Array<{ n: number | string }>];
-        expect(Number(found[0]!.n)).toBe(0);
-      }
-    }
+    expect(await storedWith(card.slice(0, 12))).toBe(0);
 
     // Another owner linking the same card, however written, is refused: the card is the first owner's.
     const stolen = await link(
@@ -150,6 +162,36 @@ describe('linking an external account', () => {
     });
     expect(JSON.stringify(stolen)).not.toContain(card.slice(0, 12));
     expect(await rowsOf(thief)).toEqual([]);
+  });
+
+  it('refuses a card number linked as a WALLET, however written, storing nothing; the card stays free for CARD', async () => {
+    const owner = unique('links-wallet-card');
+    const bearer = await token(owner, 'customer');
+    const card = freshCard();
+    const written = [card, card.replace(/(\d{4})(?=\d)/g, '$1 '), card.replace(/(\d{4})(?=\d)/g, '$1-')];
+    for (const identifier of written) {
+      const answer = await link(bearer, { ownerId: owner, kind: 'WALLET', identifier }, linkDetail);
+      expect(answer.errors, identifier).toBeUndefined();
+      expect(answer.data!.linkExternalAccount, identifier).toMatchObject({
+        __typename: 'InvalidInput',
+        code: 'INVALID_INPUT',
+        field: 'identifier',
+        message: expect.stringContaining('kind CARD'),
+      });
+      expect(JSON.stringify(answer)).not.toContain(card.slice(0, 12));
+    }
+    expect(await rowsOf(owner)).toEqual([]);
+    expect(await storedWith(card.slice(0, 12))).toBe(0);
+    // Nobody claimed the card: another owner links it as a card.
+    const other = unique('links-card-later');
+    const asCard = await link(await token(other, 'customer'), { ownerId: other, kind: 'CARD', identifier: card });
+    expect(asCard.data!.linkExternalAccount).toMatchObject({ status: 'PENDING', display: `•••• ${card.slice(-4)}` });
+    // A wallet id with digits in it, even sixteen that fail Luhn, still links and shows whole.
+    const notCard = `${card.slice(0, 15)}${(Number(card[15]) + 1) % 10}`;
+    for (const identifier of ['wallet-4242', notCard]) {
+      const wallet = await link(bearer, { ownerId: owner, kind: 'WALLET', identifier });
+      expect(wallet.data!.linkExternalAccount, identifier).toMatchObject({ status: 'PENDING', display: identifier });
+    }
   });
 
   it("refuses a link for another owner's id (FORBIDDEN), and a partner's or channel's link", async () => {

@@ -79,7 +79,7 @@ export interface PaymentInput {
 }
 
 /** The id's physical shard (database index), as the topology places its logical shard. */
-export function physicalOf(shards: ShardSet, id: string, kind: 'account' | 'payment' = 'account'): number {
+export function physicalOf(shards: ShardSet, id: string, kind: 'account' | 'payment' | 'hold' = 'account'): number {
   const parsed = parseId(kind, id);
   if (!parsed) throw new Error(`${id} is not an ${kind} id`);
   return shards.topology.physicalOf[parsed.shard]!;

@@ -64,7 +64,13 @@ export interface CaptureEnding {
   claim: EndingClaim;
   /** The amount the request names; null: the whole hold. */
   amount: bigint | null;
+  /** The request's start: its payment's and posting's time. */
   at: Date;
+  /**
+   * Read under the hold's lock, for the decision and the ending's time: a capture begun before the deadline that gets
+   * the lock after it would otherwise capture a hold readers already saw EXPIRED.
+   */
+  clock: () => Date;
 }
 
 /** The capture's claim and key, made before its posting: its payment lives with its hold, on its logical shard. */
@@ -77,7 +83,7 @@ export function captureEndingOf(
 ): CaptureEnding {
   const logical = shardOf('hold', hold.id);
   const spec = endingKey(hold, idempotencyKey, 'CAPTURE_HOLD', { amount }, () => newId('payment', logical));
-  return { hold, claim: claimOfEnding(ctx, spec, at), amount, at };
+  return { hold, claim: claimOfEnding(ctx, spec, at), amount, at, clock: ctx.now };
 }
 
 /** What a capture's ending leaves its posting's finish: the payment its key names, the hold as it left it. */
@@ -100,7 +106,7 @@ export function captureEnding<R>(
   home: { plan: PaymentPlan; credit: DebitCredit; postingId: string },
   ticket: CaptureTicket,
 ): GroupedPrepare<R | CaptureAnswer> {
-  const { hold, claim, amount, at } = capture;
+  const { hold, claim, amount, clock } = capture;
   const spec = (paymentId: string): PostingSpec =>
     twoLegDebitSpec(home.plan, paymentId, home.postingId, home.credit, null);
   return endingOf<R | CaptureAnswer>({
@@ -111,6 +117,7 @@ export function captureEnding<R>(
       const resource = claimedResource(claimed);
       if (resource === null) return { result: err(keyReused(claim.spec)) };
       ticket.paymentId = resource;
+      const at = clock();
       const decided = decideCapture(locked, resource, amount, at);
       if (!decided.ok) return { result: decided };
       const { decision } = decided.value;

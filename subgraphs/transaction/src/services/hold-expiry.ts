@@ -24,11 +24,10 @@ export async function expireDueHolds(shards: ShardSet, shard: Shard, now: () => 
   let released = 0;
   for (let batch = 0; batch < holdExpiryBatchesPerPassMax; batch++) {
     const due = await inTransaction(shard, (tx) => dueHolds(tx, now(), holdExpiryBatchSizeMax, placed));
-    const at = now();
     // Submitted together, so merged posting releases them in a transaction or two.
     const answers = await Promise.all(
       due.map((hold) =>
-        releaseHold(shard, hold, 'EXPIRED', { releaseId: newId('posting', shardOf('hold', hold.id)) }, at),
+        releaseHold(shard, hold, 'EXPIRED', { releaseId: newId('posting', shardOf('hold', hold.id)) }, now),
       ),
     );
     released += answers.filter((r) => r.ok).length;

@@ -191,7 +191,8 @@ export async function captureHold(
     return err({ kind: 'CaptureExceedsHold', holdId: hold.id, held: hold.amount });
   const now = ctx.now();
   // The amount is the hold's, which never changes, unless the request names less: decided
-  // again under the hold's lock (decideCapture), as it always was.
+  // again under the hold's lock (decideCapture), as it always was, with the deadline against
+  // the clock read there (CaptureEnding.clock), not `now`.
   const plan = planCapture(hold, request.amount ?? hold.amount, payer, payee, request.idempotencyKey);
   const capture = captureEndingOf(ctx, hold, request.idempotencyKey, request.amount, now);
   const [captured] = await postPayments(ctx, [
@@ -223,7 +224,7 @@ export async function voidHold(
     endingKey(hold, request.idempotencyKey, 'VOID_HOLD', {}, () => newId('posting', shardOf('hold', hold.id))),
     now,
   );
-  return releaseHold(shard, hold, 'VOIDED', { claim }, now);
+  return releaseHold(shard, hold, 'VOIDED', { claim }, ctx.now);
 }
 
 /**
@@ -232,15 +233,18 @@ export async function voidHold(
  * hold records as its ending: a void's is the resource its key claims, an expiry's is given.
  * A void that finds the hold HELD past its deadline releases it as its expiry would (decideVoid's
  * `overdue`), under a posting id of its own as the worker's, so that a replay of the void finds
- * the hold ended by another and answers HOLD_NOT_ACTIVE again.
+ * the hold ended by another and answers HOLD_NOT_ACTIVE again. The deadline is checked against
+ * `clock` read under the lock, not at the request's start: a void that waited on the lock across
+ * the deadline finds the hold as readers saw it meanwhile, EXPIRED.
  */
 export async function releaseHold(
   shard: Shard,
   hold: HoldRow,
   status: 'VOIDED' | 'EXPIRED',
   by: { claim: EndingClaim } | { releaseId: string },
-  now: Date,
+  clock: () => Date,
 ): Promise<Result<HoldRow, VoidHoldError>> {
+  const at = clock();
   let answer: Result<HoldRow, VoidHoldError> | null = null;
   return postOne<Result<HoldRow, VoidHoldError>>(
     shard,
@@ -253,6 +257,7 @@ export async function releaseHold(
           answer = null;
           const releaseId = 'releaseId' in by ? by.releaseId : claimedResource(claimed);
           if (releaseId === null) return { result: err(keyReused('claim' in by ? by.claim.spec : { key: '' })) };
+          const now = clock();
           const decision = status === 'VOIDED' ? decideVoid(locked, releaseId, now) : decideExpiry(locked, now);
           if (decision.kind === 'refused') return { result: err(decision.error) };
           if (decision.kind === 'replayed') return { result: ok(locked) };
@@ -283,9 +288,9 @@ export async function releaseHold(
             return unreachable(outcome);
         }
       },
-      at: now,
+      at,
     },
-    { now: () => now },
+    { now: () => at },
   );
 }
 

@@ -18,6 +18,7 @@ import { expireDueHolds } from '../../src/services/hold-expiry';
 import { holds } from '../../src/db/schema/transactions';
 import { frozenAgainstHolds } from '@paygraph/settlement/services/reconcile';
 import { eq } from 'drizzle-orm';
+import mysql from 'mysql2/promise';
 import { holdExpiryBatchSizeMax } from '../../src/limits';
 
 /**
@@ -528,6 +529,79 @@ describe('holds past their deadline under a flood of short holds', () => {
       ['600', id],
     ]);
     expect(await frozenAgainstHeld(stack.shards, [payer])).toEqual([]);
+  });
+});
+
+/**
+ * Runs `request` (a capture or a void of `holdId`) while a session of the test holds the hold's row locked; once the
+ * request waits on that lock, moves the clock past `deadline` and reads the hold as a client would, then lets go.
+ * Answers the request's answer and the status the reader saw.
+ */
+async function endingAcrossDeadline(
+  holdId: string,
+  deadline: Date,
+  bearer: string,
+  request: () => Promise<Answer>,
+): Promise<{ answer: Answer; seen: string }> {
+  const url = stack.shards.topology.urls[physicalOf(stack.shards, holdId, 'hold')]!;
+  const holder = await mysql.createConnection({ uri: url });
+  try {
+    await holder.query('BEGIN');
+    const [locked] = await holder.query('SELECT id FROM holds WHERE id = ? FOR UPDATE', [holdId]);
+    expect(locked).toEqual([{ id: holdId }]);
+    const pending = request();
+    let answered: Answer | undefined;
+    void pending.then((a) => (answered = a));
+    // Polls for the request's statement locking the hold, which runs (waits) while this session holds the lock; it
+    // gives up after lockWaitSeconds. The process list, not INNODB_LOCK_WAITS: MariaDB takes a lock on a primary
+    // key's row while it plans the statement, before the waiting transaction is listed there.
+    const waiting = `SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST
+      WHERE ID <> CONNECTION_ID() AND INFO LIKE ? AND INFO LIKE '%FOR UPDATE%'`;
+    const started = Date.now();
+    for (;;) {
+      const [rows] = (await holder.query(waiting, [`%${holdId}%`])) as unknown as [Array<{ n: number | string }>];
+      if (Number(rows[0]!.n) > 0) break;
+      expect(answered, 'the request answered without waiting on the hold').toBeUndefined();
+      expect(Date.now() - started, 'the request never waited on the hold').toBeLessThan(1_500);
+      await sleep(10);
+    }
+    clock.advanceTo(new Date(deadline.getTime() + 1));
+    const read = await gql(stack.gatewayUrl, holdDocs.getHold, { id: holdId }, bearer);
+    await holder.query('ROLLBACK');
+    return { answer: await pending, seen: read.data!.hold.status as string };
+  } finally {
+    await holder.end();
+  }
+}
+
+describe('an ending begun before the deadline that gets the lock after it', () => {
+  it('is decided at the lock: a capture is refused and a void releases as EXPIRED, as readers saw it meanwhile', async () => {
+    const owner = unique('lock-late');
+    const bearer = await token(owner, 'customer');
+    const payer = await funded(owner, '1000');
+    const payee = await funded(unique('lock-late-payee'), '0', { physical: physicalOf(stack.shards, payer) });
+    const captured = await held(bearer, payer, payee, '600', { expiresInSeconds: 60 });
+    const voided = await held(bearer, payer, payee, '300', { expiresInSeconds: 60 });
+    expect(await kit.balance(payer)).toEqual(bal('100', '900'));
+
+    const deadlineOf = async (id: string) => (await holdRow(stack.shards, id))!.expiresAt;
+    const capture = await endingAcrossDeadline(captured, await deadlineOf(captured), bearer, () =>
+      captureHold(stack.gatewayUrl, bearer, captured, unique('late-cap')),
+    );
+    expect(capture.seen).toBe('EXPIRED');
+    refusal(capture.answer, 'captureHold', 'HOLD_NOT_ACTIVE');
+    const void_ = await endingAcrossDeadline(voided, await deadlineOf(voided), bearer, () =>
+      voidHold(stack.gatewayUrl, bearer, voided, unique('late-void')),
+    );
+    expect(void_.seen).toBe('EXPIRED');
+    refusal(void_.answer, 'voidHold', 'HOLD_NOT_ACTIVE');
+    expect(await holdRow(stack.shards, captured)).toMatchObject({ status: 'HELD', endedBy: null });
+    expect(await holdRow(stack.shards, voided)).toMatchObject({ status: 'EXPIRED' });
+    // The void's hold released as its expiry; the capture's waits for the worker, and nothing reached the payee.
+    expect(await kit.balance(payer)).toEqual(bal('400', '600'));
+    await expireDueHolds(stack.shards, stack.shards.of('hold', captured), clock.now);
+    expect(await kit.balance(payer)).toEqual(bal('1000', '0'));
+    expect(await kit.balance(payee)).toEqual(bal('0', '0'));
   });
 });
 

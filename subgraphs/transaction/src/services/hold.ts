@@ -228,14 +228,14 @@ export async function voidHold(
 }
 
 /**
- * A void or an expiry: under the hold's lock, ends it if it is still HELD (and, for a void,
- * before its deadline), then posts frozen → available. The release's posting id is what the
- * hold records as its ending: a void's is the resource its key claims, an expiry's is given.
- * A void that finds the hold HELD past its deadline releases it as its expiry would (decideVoid's
- * `overdue`), under a posting id of its own as the worker's, so that a replay of the void finds
- * the hold ended by another and answers HOLD_NOT_ACTIVE again. The deadline is checked against
- * `clock` read under the lock, not at the request's start: a void that waited on the lock across
- * the deadline finds the hold as readers saw it meanwhile, EXPIRED.
+ * A void or an expiry: under the hold's lock, ends it if it is still HELD (VOIDED by a void
+ * before its deadline, EXPIRED otherwise), then posts frozen → available. The release's posting
+ * id is what the hold records as its ending: a void's is the resource its key claims, an
+ * expiry's is given. A void that finds the hold HELD past its deadline releases it as its
+ * expiry would (decideVoid's `overdue`), under a posting id of its own as the worker's, so that
+ * a replay of the void finds the hold ended by another and answers HOLD_NOT_ACTIVE again. The
+ * deadline is checked against `clock` read under the lock, not at the request's start: a void
+ * that waited on the lock across the deadline finds the hold as readers saw it meanwhile, EXPIRED.
  */
 export async function releaseHold(
   shard: Shard,

@@ -9,7 +9,7 @@ import {
 import type { Identity } from '@paygraph/shared/identity';
 import type { Account } from '@paygraph/shared/ledger/index';
 import type { AccountView } from '../domain/account-view';
-import type { StatusAction } from '../domain/account-status';
+import type { StatusAction, StatusActor } from '../domain/account-status';
 import type { OpenAccountInput } from '../domain/open-account';
 
 /**
@@ -47,6 +47,11 @@ export function mayChangeStatus(identity: Identity, view: AccountView, action: S
   if (action === 'close' && identity.role !== 'operator' && !isOwner)
     return forbiddenBecause('only the owner or an operator may close an account');
   return null;
+}
+
+/** Who changes a status, as the domain weighs it (an owner closes only an ACTIVE account): an operator, else the owner. */
+export function statusActorOf(identity: Identity): StatusActor {
+  return readsEveryAccount(identity) ? 'operator' : 'owner';
 }
 
 /**

@@ -1,4 +1,4 @@
-import { readsEveryAccount, type Forbidden, type Readable } from '@paygraph/shared/authorization';
+import type { Forbidden, Readable } from '@paygraph/shared/authorization';
 import type { EntryRow, Account } from '@paygraph/shared/ledger/index';
 import { ensureAssetKnown } from '@paygraph/shared/ledger/index';
 import { accountsPerOwnerMax } from '@paygraph/shared/limits';
@@ -22,6 +22,7 @@ import {
   mayReadHistoryOf,
   mayTouchMissing,
   ownerIdSeenBy,
+  statusActorOf,
 } from './access';
 
 /**
@@ -70,12 +71,7 @@ export async function changeStatus(
     (view, rows, inFlight) => {
       const refused = mayChangeStatus(ctx.identity, view, action);
       if (refused) return err(refused);
-      return decideStatusChange(
-        view,
-        action,
-        { rows, inFlight },
-        readsEveryAccount(ctx.identity) ? 'operator' : 'owner',
-      );
+      return decideStatusChange(view, action, { rows, inFlight }, statusActorOf(ctx.identity));
     },
     ctx.now(),
     action === 'close',

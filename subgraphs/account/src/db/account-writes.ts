@@ -3,17 +3,19 @@ import { inTransaction } from '@paygraph/shared/shards/transaction';
 import { newId, parseId } from '@paygraph/shared/ids';
 import { accountsPerOwnerMax } from '@paygraph/shared/limits';
 import { log } from '@paygraph/shared/log';
-import { refuseFenced } from '@paygraph/shared/control/index';
+import { refuseFenced, refuseFencedNow } from '@paygraph/shared/control/index';
 import {
   insertAccount,
   lockAccount,
-  setAccountStatus,
+  logicalShardsIn,
   setCreditLimitRow,
+  setHomeStatus,
+  setStripesStatus,
   readStripes,
   releaseOwnerAccount,
   reserveOwnerAccount,
-  stripeShardsOf,
 } from '@paygraph/shared/ledger/index';
+import { pushTo } from '@paygraph/shared/collections';
 import type { Result } from '@paygraph/shared/result';
 import { moneyInFlightToward } from '@paygraph/transaction/read-model/account';
 import { buildViews, type AccountView } from '../domain/account-view';
@@ -69,15 +71,19 @@ export async function openAccountRow(shards: ShardSet, toOpen: AccountToOpen, no
 export type RowBalances = Pick<AccountView, 'available' | 'frozen' | 'pending'>;
 
 /**
- * Changes an account's status under its home row's lock. The decision sees the balances of
- * every stripe, read from the shards the merchant's stripe directory names (read under that
- * lock: a stripe announced later waits for it, ledger/stripes.ts); those stripes then take the
- * new status in their own transactions (a payment racing with a freeze may still land on a
- * stripe in between: the freeze is for new operations, not a guarantee about ones already under
- * way). A PERSONAL account touches its own shard only. The decision also sees what may still come
- * back to the account from movements in flight (the transaction subgraph's read model), read in
- * the same transaction when `weighInFlight` (a close, which waits for it; a freeze or an unfreeze
- * does not, and reading the account's payments would only slow it): otherwise 0.
+ * Changes an account's status under its home row's lock. The decision sees the balances of every stripe, read from the
+ * shards the merchant's stripe directory names (read under that lock: a stripe announced later waits for it,
+ * ledger/stripes.ts); those stripes then take the new status in their own transactions (a payment racing with a freeze
+ * may still land on a stripe in between: the freeze is for new operations, not a guarantee about ones already under
+ * way). A PERSONAL account touches its own shard only. Each write is made under its rows' fence where it happens
+ * (refuseFenced, before the row's lock, the order a posting takes them in): a process on an old map, or a change that
+ * resolved its shard before a move's fence, would otherwise write a source's copy the move leaves behind and answer
+ * success while the live row stays as it was. Refused at the home row, or at a stripe's fence row as read (no lock)
+ * before the home row is written, nothing changes; a stripe fenced after that read and before its own write keeps its
+ * old status beside the home row's new one, as a stripe whose database does not answer does. The decision also sees
+ * what may still come back to the account from movements in flight (the transaction subgraph's read model), read in the
+ * same transaction when `weighInFlight` (a close, which waits for it; a freeze or an unfreeze does not, and reading the
+ * account's payments would only slow it): otherwise 0.
  */
 export async function changeAccountStatus<E>(
   shards: ShardSet,
@@ -89,33 +95,61 @@ export async function changeAccountStatus<E>(
   const parsed = parseId('account', accountId);
   if (!parsed) return null;
   const home = shards.byLogical(parsed.shard);
-  let otherShards: Shard[] = [];
+  let directory = 0n;
   const outcome = await inTransaction(home, async (tx) => {
+    await refuseFenced(tx, home.name, [parsed.shard]);
     const row = await lockAccount(tx, accountId);
     if (!row || row.parentId !== null) return null;
     const stripes = await readStripes(shards, [row]);
-    otherShards = stripeShardsOf(shards, row).filter((s) => s !== home);
+    directory = row.stripeShards;
     const rows = [row, ...stripes.map((s) => s.account)];
     const view = buildViews(rows).get(accountId)!;
     // Under the row's lock: a payment from this account debits it under the same lock, so none starts unseen.
     const decision = decide(view, rows, weighInFlight ? await moneyInFlightToward(tx, accountId) : 0n);
     if (!decision.ok) return decision;
-    await setAccountStatus(tx, accountId, decision.value, now);
+    // A stripe whose range is not open where the map places it refuses the change before the home row is written.
+    await Promise.all([...stripesByShard(shards, directory)].map(([s, logicals]) => refuseFencedNow(s, logicals)));
+    await setHomeStatus(tx, accountId, decision.value, now);
     return { ok: true as const, value: { ...view, status: decision.value, version: view.version + 1n } };
   });
-  if (outcome?.ok) {
-    await Promise.all(
-      otherShards.map((s) => inTransaction(s, (tx) => setAccountStatus(tx, accountId, outcome.value.status, now))),
-    );
-  }
+  if (outcome?.ok) await setStripesStatusEverywhere(shards, accountId, directory, outcome.value.status, now);
   return outcome;
+}
+
+/**
+ * The stripes' part of a status change: on each database the directory names, the stripes of the logical shards the
+ * map places there, under their fence rows (refuseFenced first, then their locks).
+ */
+async function setStripesStatusEverywhere(
+  shards: ShardSet,
+  accountId: string,
+  directory: bigint,
+  status: AccountView['status'],
+  now: Date,
+): Promise<void> {
+  await Promise.all(
+    [...stripesByShard(shards, directory)].map(([shard, logicals]) =>
+      inTransaction(shard, async (tx) => {
+        await refuseFenced(tx, shard.name, logicals);
+        await setStripesStatus(tx, accountId, logicals, status, now);
+      }),
+    ),
+  );
+}
+
+/** The logical shards a stripe directory names, by the database the map places each on. */
+function stripesByShard(shards: ShardSet, directory: bigint): Map<Shard, number[]> {
+  const byShard = new Map<Shard, number[]>();
+  for (const logical of logicalShardsIn(directory)) pushTo(byShard, shards.byLogical(logical), logical);
+  return byShard;
 }
 
 /**
  * Sets an account's credit limit under its home row's lock: the decision sees the account with
  * every stripe (its view), the write touches the home row only (stripes have no limit). Null
  * when there is no such account (or the id is a stripe's). A posting that locks the row after
- * this commits sees the new limit; one before it, the old.
+ * this commits sees the new limit; one before it, the old. Written under the row's fence (refuseFenced, before its
+ * lock), so no limit is set on a copy a shard move leaves behind.
  */
 export async function setAccountCreditLimit<E>(
   shards: ShardSet,
@@ -125,7 +159,9 @@ export async function setAccountCreditLimit<E>(
 ): Promise<Result<AccountView, E> | null> {
   const parsed = parseId('account', accountId);
   if (!parsed) return null;
-  return inTransaction(shards.byLogical(parsed.shard), async (tx) => {
+  const home = shards.byLogical(parsed.shard);
+  return inTransaction(home, async (tx) => {
+    await refuseFenced(tx, home.name, [parsed.shard]);
     const row = await lockAccount(tx, accountId);
     if (!row || row.parentId !== null) return null;
     const stripes = await readStripes(shards, [row]);

@@ -32,6 +32,7 @@ export {
   refuseFenced,
   refuseUnlessOpen,
   refuseFencedAfterWrite,
+  refuseFencedNow,
   underFence,
   unfenceOn,
   type FenceReason,

@@ -116,6 +116,8 @@ export {
   lockAccount,
   setAccountStatus,
   setCreditLimitRow,
+  setHomeStatus,
+  setStripesStatus,
   stripesOfMerchants,
 } from './store/accounts';
 export {

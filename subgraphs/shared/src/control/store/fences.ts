@@ -211,6 +211,17 @@ export async function notOpenIn(
  * the map then places it. Locks: none.
  */
 export async function refuseFencedAfterWrite(shard: Shard, logicalShards: readonly number[]): Promise<void> {
+  await refuseFencedNow(shard, logicalShards);
+}
+
+/**
+ * A look at the fence without holding it (a plain read, no lock): FencedWrite (retryable) when one of these logical
+ * shards is not open on `shard` now. For a change written in several transactions on several databases (a status
+ * change's stripes, after its home row commits), refused before its first write when a later one would be; each later
+ * write still reads its own rows in share mode. Locks: none.
+ */
+export async function refuseFencedNow(shard: Shard, logicalShards: readonly number[]): Promise<void> {
+  if (logicalShards.length === 0) return;
   refuseUnlessOpen(shard.name, await rawRows(shard, `${fenceSelect} (?)`, [logicalShards]));
 }
 

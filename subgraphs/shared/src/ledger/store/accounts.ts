@@ -1,4 +1,5 @@
-import { and, eq, inArray, isNotNull, or, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNotNull, isNull, or, sql, type SQL } from 'drizzle-orm';
+import { shardOf } from '../../ids';
 import type { Executor, Tx } from '../../shards/transaction';
 import { accountSealIntact, sealAccount, TamperDetected } from '../rules/tamper';
 import type { Account, AccountStatus, SystemKind } from '../rules/account';
@@ -188,12 +189,42 @@ export async function lockAccount(tx: Tx, id: string): Promise<Account | undefin
  * a row whose seal is broken is refused (TamperDetected).
  */
 export async function setAccountStatus(tx: Tx, id: string, status: AccountStatus, now: Date): Promise<void> {
-  const rows = await tx
-    .select()
-    .from(accounts)
-    .where(or(eq(accounts.id, id), eq(accounts.parentId, id)))
-    .for('update');
-  for (const row of rows) {
+  await resealStatus(tx, or(eq(accounts.id, id), eq(accounts.parentId, id))!, () => true, status, now);
+}
+
+/**
+ * Sets the status of a home row alone, resealing it. Locks: the row, FOR UPDATE, until the caller's transaction ends;
+ * a broken seal is refused (TamperDetected).
+ */
+export async function setHomeStatus(tx: Tx, id: string, status: AccountStatus, now: Date): Promise<void> {
+  await resealStatus(tx, and(eq(accounts.id, id), isNull(accounts.parentId))!, () => true, status, now);
+}
+
+/**
+ * Sets the status of the account's stripes on this shard whose ids name one of `logicalShards` (those whose fence rows
+ * the caller read: a move's copy of another range here is left alone), resealing each. Locks: the account's stripes
+ * here (by parent_id), FOR UPDATE, until the caller's transaction ends; a broken seal is refused (TamperDetected).
+ */
+export async function setStripesStatus(
+  tx: Tx,
+  parentId: string,
+  logicalShards: readonly number[],
+  status: AccountStatus,
+  now: Date,
+): Promise<void> {
+  const named = new Set(logicalShards);
+  await resealStatus(tx, eq(accounts.parentId, parentId), (id) => named.has(shardOf('account', id)), status, now);
+}
+
+async function resealStatus(
+  tx: Tx,
+  where: SQL,
+  keep: (id: string) => boolean,
+  status: AccountStatus,
+  now: Date,
+): Promise<void> {
+  const rows = await tx.select().from(accounts).where(where).for('update');
+  for (const row of rows.filter((r) => keep(r.id))) {
     if (!accountSealIntact(row, row)) throw new TamperDetected(row.id);
     const next = { ...row, status, version: row.version + 1n };
     await tx

@@ -25,6 +25,7 @@ import { parseRefundPayment, type ParsedRefund, type RefundPaymentInput } from '
 import { businessDateOf } from '@paygraph/shared/business-date';
 import { readAccounts } from './accounts';
 import { withIdempotencyKey } from '@paygraph/shared/idempotency/index';
+import { refuseFenced } from '@paygraph/shared/control/index';
 import { CompletionWaits, runOutboxStep } from './relay';
 import { outboxInlineGraceMs } from '../limits';
 import { hitFailpoint } from './failpoints';
@@ -386,11 +387,16 @@ export class RefundInFlight extends LockTimeout {
 }
 
 /**
- * A cross-shard refund's reservation, under the payment's lock: its row PROCESSING, its amount and shares, and its
- * outbox row. A copy of the same request (the same refund id) answers the refund it finds, in flight or not; any other
- * refund of the payment in flight refuses it (RefundInFlight). A local refund (refundLocally) is not checked and
- * never refused so: it reserves and ends in one transaction under the same lock, so its PROCESSING row is seen only
- * inside that transaction (by a copy of it, or a refund of the same payment merged into its batch), never by another.
+ * A cross-database refund's reservation on the payment's database: its row PROCESSING, the legs' shares, the payment's
+ * refunded_amount raised and its outbox row, in one transaction under the payment's lock and its logical shard's fence
+ * row (share mode, read first): not open (a shard move the process's map has not followed, or fenced since the key's
+ * claim), FencedWrite (SHARD_UNAVAILABLE, retryable) and nothing written, else a mover's fence write waits for it.
+ * Before, a reservation that committed on a source after the mover's last catch-up was left behind at the switch: the
+ * payee debited into clearing for a refund, an outbox row and a raised cap that only the dead copy held. A copy of the
+ * same request (the same refund id) answers the refund it finds, in flight or not; any other refund of the payment in
+ * flight refuses it (RefundInFlight). A local refund (refundLocally) is not checked and never refused so: it reserves
+ * and ends in one transaction under the same lock, so its PROCESSING row is seen only inside that transaction (by a
+ * copy of it, or a refund of the same payment merged into its batch), never by another.
  */
 async function reserveRemoteRefund(
   ctx: ServiceContext,
@@ -402,6 +408,9 @@ async function reserveRemoteRefund(
 ): Promise<Result<RefundRow, RefundPaymentError>> {
   const now = ctx.now();
   return inTransaction(shard, async (tx) => {
+    // Its rows move with the payment's logical shard, and no posting here reads that fence row: read first, before the
+    // payment's lock (the claim before it committed on its own, so a move may have fenced the range since).
+    await refuseFenced(tx, shard.name, [shardOf('payment', request.paymentId)]);
     // Lock first, then look: a concurrent copy of this request has committed its row by then.
     const locked = await lockPayment(tx, request.paymentId);
     const [existing] = await refundsByIds(tx, [id]);

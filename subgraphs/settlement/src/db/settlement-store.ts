@@ -72,13 +72,31 @@ export async function settlementsOfDate(db: Executor, businessDate: string): Pro
     );
 }
 
-export async function finishSettlement(
-  db: Executor,
-  id: string,
-  totals: { gross: bigint; refunded: bigint; advanced: bigint; fee: bigint; net: bigint; creditRepaid: bigint },
-  now: Date,
-): Promise<void> {
-  await db
+/** What a settlement SETTLED records, summed over its parts. */
+interface SettlementTotals {
+  gross: bigint;
+  refunded: bigint;
+  advanced: bigint;
+  fee: bigint;
+  net: bigint;
+  creditRepaid: bigint;
+}
+
+/**
+ * A settlement SETTLED with its totals, under the fence where the write happens as its claim is (the row, then its
+ * logical shard's fence row in share mode, in one transaction): a finish written on a source after a move's last
+ * catch-up would be lost at the target, its row left PROCESSING there. Not open, FencedWrite (retryable) and nothing
+ * written; the next run finds its parts and finishes it where the map then places it.
+ */
+export async function finishSettlement(shard: Shard, id: string, totals: SettlementTotals, now: Date): Promise<void> {
+  await inTransaction(shard, async (tx) => {
+    await setSettled(tx, id, totals, now);
+    await refuseFenced(tx, shard.name, [shardOfAnyId(id)]);
+  });
+}
+
+async function setSettled(tx: Tx, id: string, totals: SettlementTotals, now: Date): Promise<void> {
+  await tx
     .update(settlements)
     .set({
       status: 'SETTLED',

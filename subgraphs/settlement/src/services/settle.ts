@@ -11,6 +11,7 @@ import {
 } from '@paygraph/shared/ledger/index';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import type { Tx } from '@paygraph/shared/shards/transaction';
+import { refuseFenced } from '@paygraph/shared/control/index';
 import { newId, parseId, shardOf, toLogicalShard } from '@paygraph/shared/ids';
 import { addDays, businessDateOf } from '@paygraph/shared/business-date';
 import type { Forbidden } from '@paygraph/shared/authorization';
@@ -153,7 +154,7 @@ export async function runSettlement(
   );
   const done = now();
   const creditRepaid = creditRepaidOf(creditUsedBefore, parts);
-  await finishSettlement(home!.db, settlement.id, { ...totals, net: netOf(totals), creditRepaid }, done);
+  await finishSettlement(home!, settlement.id, { ...totals, net: netOf(totals), creditRepaid }, done);
   return ok({
     ...settlement,
     status: 'SETTLED',
@@ -262,7 +263,11 @@ async function settleStripe(
         if (figures.advanced > 0n)
           await addOutstanding(tx, account.id, settlement.merchantAccountId, -figures.advanced);
         await markSettled(tx, settlement.id, settled);
-        if (!postingId) return { proceed: false, result: part };
+        if (!postingId) {
+          // No posting here reads the stripe's fence row: read after the writes, as a posting's lock would.
+          await refuseFenced(tx, shard.name, [shardOf('account', account.id)]);
+          return { proceed: false, result: part };
+        }
         return {
           proceed: true,
           spec: settlementSpec(settlement, postingId, account.id, feeIncomeId, figures.moved, figures.fee),

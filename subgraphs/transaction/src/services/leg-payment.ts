@@ -1,5 +1,6 @@
 import { type PrepareGroup, type PostingRejection, type Account } from '@paygraph/shared/ledger/index';
-import { insertRows } from '@paygraph/shared/db/raw';
+import { insertRows, rawRows } from '@paygraph/shared/db/raw';
+import { fenceRead, refuseUnlessOpen } from '@paygraph/shared/control/index';
 import type { DeferredInserts } from '@paygraph/shared/db/deferred';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { businessDateOf } from '@paygraph/shared/business-date';
@@ -70,7 +71,9 @@ export function writeLegPayment(
 /**
  * The records of LEGS payments whose paying leg is elsewhere, many payments per merged batch:
  * one INSERT IGNORE per table (a copy of the request may have written them first; a payment
- * refused by its campaign and forgotten is written again, and meets the same refusal).
+ * refused by its campaign and forgotten is written again, and meets the same refusal). Under
+ * their logical shards' fence rows, read after the writes: not open, FencedWrite (retryable) and
+ * nothing written; the retry with the same key writes them where the map then places them.
  */
 export const legPaymentRecords: PrepareGroup<{ row: PaymentRow; legs: PaymentLegRow[]; nextAttemptAt: Date }, void> = {
   name: 'leg payment record',
@@ -99,6 +102,10 @@ export const legPaymentRecords: PrepareGroup<{ row: PaymentRow; legs: PaymentLeg
       })),
       { ignore: true, hold: true },
     );
+    // No posting of theirs reads their logical shards' fence rows: read after the writes (the order a key's claim and a
+    // payment's ending take them in), so a record is never written on a source after a move's last catch-up.
+    const fence = fenceRead([...new Set(inputs.map((i) => shardOf('payment', i.row.id)))]);
+    refuseUnlessOpen(tx.shardName, await rawRows(tx, fence.sql, fence.values));
     return inputs.map(() => ({ proceed: false, result: undefined }));
   },
 };

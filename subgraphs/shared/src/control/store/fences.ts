@@ -1,11 +1,11 @@
 import { sql } from 'drizzle-orm';
 import { rawRows, rawWrite } from '../../db/raw';
-import { inTransaction, type DrizzleTx, type Tx } from '../../shards/transaction';
+import { errnoOf, inTransaction, mysqlErrno, type DrizzleTx, type Tx } from '../../shards/transaction';
 import { FencedWrite } from '../../shards/unavailable';
 import { inPostingTransaction, type Statement } from '../../shards/posting-transaction';
 import type { Shard } from '../../shards/pool';
 import { idSuffix } from '../../ids';
-import { logicalShardCount } from '../../limits';
+import { deadlockRetryCountMax, logicalShardCount } from '../../limits';
 
 /**
  * The fence where the write happens: shard_fences, on every database, one row per logical shard (migration 0002),
@@ -244,14 +244,28 @@ export function fencedAmong(rows: readonly unknown[]): number[] {
 
 /**
  * Fences the range on a database. Locks: the range's fence rows, exclusively, for its statement (autocommit): it
- * waits until every posting transaction that read one of them has ended.
+ * waits until every transaction that read one of them in share mode has ended.
+ *
+ * A deadlock is sent again (at most deadlockRetryCountMax times): while this write waits, a share request for the same
+ * row queues behind it, and not every writer takes a fence row and its business rows in one order (a refund's
+ * reservation reads the payment's fence row before the payment's row, a stripe's settlement part after it). One
+ * holding the fence row waits for a row the other holds while the other's share request waits behind this write:
+ * MariaDB breaks the cycle, and this write, which has changed nothing yet, is its cheapest victim. Failing the
+ * mover's step there would leave the range fenced in the map until an operator ran the move again.
  */
 export async function fenceOn(database: Shard, first: number, last: number, reason: FenceReason): Promise<void> {
-  await rawWrite(
-    database,
-    'UPDATE shard_fences SET reason = ?, since = CURRENT_TIMESTAMP(3) WHERE logical_shard BETWEEN ? AND ?',
-    [reason, first, last],
-  );
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await rawWrite(
+        database,
+        'UPDATE shard_fences SET reason = ?, since = CURRENT_TIMESTAMP(3) WHERE logical_shard BETWEEN ? AND ?',
+        [reason, first, last],
+      );
+      return;
+    } catch (error) {
+      if (errnoOf(error) !== mysqlErrno.deadlock || attempt >= deadlockRetryCountMax) throw error;
+    }
+  }
 }
 
 /** The reasons of a range's fence rows on a database, by logical shard. Locks: none. */

@@ -1,6 +1,6 @@
 import type { Forbidden } from '@paygraph/shared/authorization';
 import { newId, shardOf } from '@paygraph/shared/ids';
-import { postOne, type PostingOutcome } from '@paygraph/shared/ledger/index';
+import { postOne, type Account, type PostingOutcome } from '@paygraph/shared/ledger/index';
 import type { PostingTx } from '@paygraph/shared/shards/posting-transaction';
 import { inTransaction, LockTimeout, type Tx } from '@paygraph/shared/shards/transaction';
 import { err, ok, unreachable, type Result } from '@paygraph/shared/result';
@@ -60,7 +60,8 @@ export async function refundPayment(
   await ctx.endings?.settled([request.paymentId]);
   const [payment] = await paymentsByIds(shard.db, [request.paymentId]);
   if (!payment) return err({ kind: 'PaymentNotFound', paymentId: request.paymentId });
-  const notYours = await refundRefusal(ctx, shard, payment);
+  const parties = await refundParties(ctx, shard, payment);
+  const notYours = mayRefund(ctx.identity, parties.payee, parties.splits);
   if (notYours) return err(notYours);
   // Anchored on the payment refunded: the refund's record and the key live on its shard.
   const spec = {
@@ -70,24 +71,38 @@ export async function refundPayment(
     content: { payment: request.paymentId, amount: request.amount, reason: request.reason },
     newResourceId: () => newId('refund', shardOf('payment', payment.id)),
   };
-  return withIdempotencyKey(ctx, spec, ({ resourceId }) => refundOnce(ctx, shard, payment, request, resourceId));
+  return withIdempotencyKey(ctx, spec, ({ resourceId }) =>
+    refundOnce(ctx, shard, payment, request, resourceId, parties.credited),
+  );
 }
 
 /**
- * Whether the caller may refund the payment (access.ts mayRefund): the owners of its payee and of every split, the
- * accounts a refund takes money back from. Only a payment of legs has splits; the payee is read with them.
+ * The accounts a refund concerns, as read now (not locked), in one read of the legs (a payment of legs) and one of the
+ * accounts: the payee and every split, whose owners may refund it (access.ts mayRefund: the refund takes money back
+ * from them), and the accounts it credits, whose status decides whether it may (decideRefundCredit): the payer, and
+ * for a payment of legs every paying leg's account (a campaign's funder too). A credited account missing here (a shard
+ * move in between) is left to the postings to decide.
  */
-async function refundRefusal(ctx: ServiceContext, shard: Shard, payment: PaymentRow): Promise<Forbidden | null> {
-  const splitIds =
+async function refundParties(
+  ctx: ServiceContext,
+  shard: Shard,
+  payment: PaymentRow,
+): Promise<{ payee: Account | undefined; splits: Array<Account | undefined>; credited: CreditedAccount[] }> {
+  const legs = payment.route === 'LEGS' ? await legsOfPayments(shard.db, [payment.id]) : [];
+  const splitIds = legs.filter((l) => l.role === 'SPLIT').map((l) => l.accountId);
+  const creditedIds =
     payment.route === 'LEGS'
-      ? (await legsOfPayments(shard.db, [payment.id])).filter((l) => l.role === 'SPLIT').map((l) => l.accountId)
-      : [];
-  const owners = await readAccounts(ctx.shards, [payment.payeeAccountId, ...splitIds]);
-  return mayRefund(
-    ctx.identity,
-    owners.get(payment.payeeAccountId),
-    splitIds.map((id) => owners.get(id)),
-  );
+      ? legs.filter((l) => isPaying(l.role as LegRole)).map((l) => l.accountId)
+      : [payment.payerAccountId];
+  const read = await readAccounts(ctx.shards, [payment.payeeAccountId, ...splitIds, ...creditedIds]);
+  return {
+    payee: read.get(payment.payeeAccountId),
+    splits: splitIds.map((id) => read.get(id)),
+    credited: creditedIds.flatMap((id) => {
+      const account = read.get(id);
+      return account ? [{ id, status: account.status }] : [];
+    }),
+  };
 }
 
 /** The refund the key names: one local posting, or reserved here and driven from the outbox. */
@@ -97,11 +112,9 @@ async function refundOnce(
   payment: PaymentRow,
   request: ParsedRefund,
   id: string,
+  credited: readonly CreditedAccount[],
 ): Promise<Result<RefundRow, RefundPaymentError>> {
-  const [[fx], credited] = await Promise.all([
-    paymentFxByIds(shard.db, [payment.id]),
-    creditedAccounts(ctx, shard, payment),
-  ]);
+  const [fx] = await paymentFxByIds(shard.db, [payment.id]);
   // Answered under the payment's lock after the refund's own checks: a replay of a refund made answers it, whatever
   // the payer's status since.
   const credit = decideRefundCredit(credited);
@@ -129,24 +142,6 @@ async function refundOnce(
   }
   const [final] = await refundsByIds(shard.db, [id]);
   return ok(final!);
-}
-
-/**
- * The accounts a refund credits, as read now (not locked): the payer, and for a payment of legs every paying leg's
- * account (a campaign's funder too). One missing here (a shard move in between) is left to the postings to decide.
- */
-async function creditedAccounts(ctx: ServiceContext, shard: Shard, payment: PaymentRow): Promise<CreditedAccount[]> {
-  const ids =
-    payment.route === 'LEGS'
-      ? (await legsOfPayments(shard.db, [payment.id]))
-          .filter((l) => isPaying(l.role as LegRole))
-          .map((l) => l.accountId)
-      : [payment.payerAccountId];
-  const read = await readAccounts(ctx.shards, ids);
-  return ids.flatMap((id) => {
-    const account = read.get(id);
-    return account ? [{ id, status: account.status }] : [];
-  });
 }
 
 /**

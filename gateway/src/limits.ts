@@ -70,6 +70,13 @@ export const auditFlushIntervalMs = 200;
 /** Audit rows waiting for the database at most; past it new rows are dropped (and counted). */
 export const auditQueueRowsMax = 100_000;
 assert(auditBatchRowsMax <= auditQueueRowsMax, 'an audit INSERT takes at most the queue');
+/**
+ * Money actions an audit record lists (a row each) for a request refused before it ran (no token, a document not
+ * trusted, a rate or operation limit): it moved nothing, and one such request could otherwise name tens of thousands
+ * (createPayments' inputs under aliases, no budget taken) and crowd others' rows out of the bounded queue. The rest are
+ * counted in the record (moneyUnlisted).
+ */
+export const auditUnexecutedMoneyActionsMax = 10;
 /** Connections the gateway keeps to the control shard for audit rows. */
 export const auditPoolConnectionsMax = 2;
 /** How long stopping the gateway waits for the last audit rows to be written. */

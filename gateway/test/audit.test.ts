@@ -396,6 +396,30 @@ describe('audit trail', () => {
     });
   });
 
+  it('lists at most a bound of money actions for a request refused before it ran, and counts the rest', async () => {
+    // No token, one variable of 40 inputs under three aliases: 120 actions asked for, none run. Listed whole, one such
+    // request (1,000 inputs, more aliases) would write tens of thousands of rows and crowd others' out of the queue.
+    const inputs = Array.from({ length: 40 }, (_, i) => ({
+      idempotencyKey: unique(`flood-${i}`),
+      payerAccountId: 'acc_x',
+      payeeAccountId: 'acc_y',
+      amount: '1',
+      currency: 'USD',
+    }));
+    const field = 'createPayments(inputs: $i) { __typename }';
+    const refused = await post(gateway.url, {
+      query: `mutation Flood($i: [CreatePaymentInput!]!) { a: ${field} b: ${field} c: ${field} }`,
+      variables: { i: inputs },
+    });
+    expect(refused.status).toBeGreaterThanOrEqual(400);
+    const { record } = await auditLine(refused.headers.get('x-request-id')!);
+    expect(record).toMatchObject({ event: 'mutation', principal: null, moneyUnlisted: 120 - 10 });
+    expect(record.money.map((m) => [m.field, m.index, m.idempotencyKey])).toEqual(
+      inputs.slice(0, 10).map((input, i) => ['createPayments', i, input.idempotencyKey]),
+    );
+    expect(await auditRows(record.requestId)).toHaveLength(10);
+  });
+
   it('logs a FORBIDDEN mutation and a FORBIDDEN read, reported by the subgraphs', async () => {
     const owner = unique('audit-owner');
     const accountId = await openAccount(owner, await token(owner, 'customer'));

@@ -2,7 +2,13 @@ import { pino } from 'pino';
 import type { GraphQLFormattedError } from 'graphql';
 import type { AuditEventRow } from '../db/schema/audit';
 import type { AuditStore } from '../db/audit-store';
-import { auditFlushIntervalMs, auditLogBufferBytesMax, auditLogWriteBytesMin, auditTextCharsMax } from '../limits';
+import {
+  auditFlushIntervalMs,
+  auditLogBufferBytesMax,
+  auditLogWriteBytesMin,
+  auditTextCharsMax,
+  auditUnexecutedMoneyActionsMax,
+} from '../limits';
 import type { MoneyAction } from './root-fields';
 import { log } from '@paygraph/shared/log';
 
@@ -66,6 +72,8 @@ export interface AuditRecord {
     outcome: string;
     errorCodes: string[];
   }>;
+  /** Money actions of a request refused before it ran beyond auditUnexecutedMoneyActionsMax: counted, not listed. */
+  moneyUnlisted: number;
   outcome: {
     ok: boolean;
     httpStatus: number | null;
@@ -102,6 +110,8 @@ export function auditRecordOf(input: AuditInput): AuditRecord | null {
   const denied = errorCodes.filter((c) => (deniedCodes as readonly string[]).includes(c));
   const mutation = input.operationType === 'mutation';
   if (!mutation && denied.length === 0) return null;
+  // No data: refused before execution, nothing moved (a request error); its actions are listed up to a bound.
+  const listed = input.data === undefined ? input.money.slice(0, auditUnexecutedMoneyActionsMax) : input.money;
   const results: AuditRecord['outcome']['results'] = {};
   for (const field of input.rootFields) {
     const value = input.data?.[field.responseKey];
@@ -120,7 +130,7 @@ export function auditRecordOf(input: AuditInput): AuditRecord | null {
       name: auditText(input.operationName),
       rootFields: input.rootFields.map((f) => f.name),
     },
-    money: input.money.map((action) => {
+    money: listed.map((action) => {
       const outcome = actionOutcome(action, input.data, errors);
       return {
         field: action.field,
@@ -135,6 +145,7 @@ export function auditRecordOf(input: AuditInput): AuditRecord | null {
         ...outcome,
       };
     }),
+    moneyUnlisted: input.money.length - listed.length,
     outcome: {
       ok: errors.length === 0 && (input.httpStatus ?? 200) < 400,
       httpStatus: input.httpStatus,

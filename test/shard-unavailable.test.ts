@@ -11,7 +11,7 @@ import { openShards, type ShardSet } from '@paygraph/shared/shards/pool';
 import { listen } from '@paygraph/shared/server/http';
 import { payments } from '@paygraph/transaction/db/schema/transactions';
 import { createGateway } from '../gateway/src/server';
-import { subgraphRequestTimeoutMs } from '../gateway/src/limits';
+import { subgraphConnectionsMax, subgraphRequestTimeoutMs } from '../gateway/src/limits';
 import { startGuardedGateway, type GuardedGateway } from '../gateway/test/support/guarded-gateway';
 import { startStubSubgraph } from '../gateway/test/support/stub-subgraph';
 import { startStack, type Stack } from './support/stack';
@@ -20,6 +20,7 @@ import { gql } from './support/graphql';
 import {
   testConfig,
   testSecurityOptions,
+  testSettlementSettings,
   testSubgraphSecrets,
   testTokens,
   testTrusts,
@@ -27,6 +28,7 @@ import {
   unique,
 } from './support/env';
 import { freePort, spawnService } from './support/processes';
+import { finishAdvancesLeftDue, settleDue } from '@paygraph/settlement/services/worker';
 import { eventually } from './support/bank';
 import { startTcpProxy, targetOf, throughProxy, type TcpProxy } from './support/tcp-proxy';
 
@@ -202,6 +204,18 @@ describe.each([
     expect(retried.data?.deposit).toMatchObject({ __typename: 'Deposit', status: 'SUCCEEDED', amount: '100' });
     const once = await deposit();
     expect(once.data?.deposit.id).toBe(retried.data?.deposit.id);
+  });
+});
+
+describe('the settlement and advance workers with one shard blackholed', () => {
+  it('read the other databases and finish their pass instead of failing it for every merchant', async () => {
+    // A clock long past: nothing is due anywhere, so the pass only reads; before, the blackholed database's read failed
+    // the whole pass (Promise.all), every pass, and no merchant on a healthy database settled until it returned.
+    const long = () => new Date('2000-01-10T00:00:00Z');
+    proxy.setMode('blackhole');
+    await expect(settleDue(shards, long, 1, testSettlementSettings())).resolves.toBe(0);
+    await expect(finishAdvancesLeftDue(shards, long)).resolves.toBe(0);
+    expect(shards.all[faultedIndex]!.pool.state).not.toBe('closed');
   });
 });
 
@@ -390,23 +404,34 @@ describe("a payment of many legs with one leg's shard down", () => {
   });
 });
 
+/** A gateway whose transaction subgraph accepts connections and never answers, for `work`; closed after. */
+async function withHungTransaction(work: (port: number, hungPort: number) => Promise<void>): Promise<void> {
+  const hung = http.createServer(() => {
+    // Never answers.
+  });
+  await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', () => resolve()));
+  const hungPort = (hung.address() as AddressInfo).port;
+  const gateway = await createGateway(
+    testTokens(),
+    { ...stack.subgraphUrls, transaction: `http://127.0.0.1:${hungPort}/graphql` },
+    testTrusts(),
+    { security: testSecurityOptions() },
+  );
+  const port = await listen(gateway.http, 0, '127.0.0.1');
+  try {
+    await work(port, hungPort);
+  } finally {
+    gateway.http.closeAllConnections();
+    gateway.http.close();
+    await gateway.stop();
+    hung.closeAllConnections();
+    hung.close();
+  }
+}
+
 describe('a subgraph that does not answer', () => {
   it("answers SUBGRAPH_UNAVAILABLE (retryable) after the gateway's subgraph timeout, well before a client's 10 s, without its address", async () => {
-    const hung = http.createServer(() => {
-      // Never answers.
-    });
-    await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', () => resolve()));
-    const hungPort = (hung.address() as AddressInfo).port;
-    const gateway = await createGateway(
-      testTokens(),
-      { ...stack.subgraphUrls, transaction: `http://127.0.0.1:${hungPort}/graphql` },
-      testTrusts(),
-      {
-        security: testSecurityOptions(),
-      },
-    );
-    const port = await listen(gateway.http, 0, '127.0.0.1');
-    try {
+    await withHungTransaction(async (port, hungPort) => {
       const { ms, result } = await timed(async () =>
         gql(
           `http://127.0.0.1:${port}/graphql`,
@@ -442,13 +467,28 @@ describe('a subgraph that does not answer', () => {
         status: 'unreachable',
       });
       expect(JSON.stringify(body)).not.toContain(String(hungPort));
-    } finally {
-      gateway.http.closeAllConnections();
-      gateway.http.close();
-      await gateway.stop();
-      hung.closeAllConnections();
-      hung.close();
-    }
+    });
+  });
+
+  it('answers every call within the timeout when more wait than it has connections', async () => {
+    // Calls beyond subgraphConnectionsMax wait for a connection, where undici's headers timer had not started: the
+    // 65th was answered after two timeouts, and a steady stream of calls waited longer and longer.
+    await withHungTransaction(async (port) => {
+      const operator = await token('operator', 'operator');
+      const deposit = () =>
+        gql(
+          `http://127.0.0.1:${port}/graphql`,
+          moneyDocs.deposit,
+          { input: { idempotencyKey: unique('dep-queued'), accountId: healthyPayee, amount: '1', currency: 'USD' } },
+          operator,
+        );
+      const calls = await Promise.all(Array.from({ length: subgraphConnectionsMax + 16 }, () => timed(deposit)));
+      const slowest = Math.max(...calls.map((c) => c.ms));
+      console.log(`${calls.length} calls to a hung subgraph: the slowest answered after ${Math.round(slowest)} ms`);
+      expect(slowest).toBeLessThan(subgraphRequestTimeoutMs + 2_000);
+      for (const { result } of calls)
+        expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'SUBGRAPH_UNAVAILABLE', retryable: true });
+    });
   });
 });
 

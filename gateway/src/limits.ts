@@ -135,6 +135,11 @@ assert(
 /** Keep-alive connections the gateway holds to each subgraph. */
 export const subgraphConnectionsMax = 64;
 /**
+ * How long the gateway waits for a TCP connection to a subgraph (undici's own default is 10 s): a host that drops
+ * packets (powered off, partitioned) is then answered SUBGRAPH_UNAVAILABLE well within subgraphRequestTimeoutMs.
+ */
+export const subgraphConnectTimeoutMs = 2_000;
+/**
  * How long one call to a subgraph may take (undici's headers and body timeouts) before the
  * gateway answers SUBGRAPH_UNAVAILABLE, retryable: well under a client's usual 10 s. A healthy
  * subgraph answers sooner even when it must give up: an unreachable shard answers
@@ -144,6 +149,7 @@ export const subgraphConnectionsMax = 64;
  * rules are checked when the gateway starts (invariants.ts: assertTimingRules).
  */
 export const subgraphRequestTimeoutMs = 5_000;
+assert(subgraphConnectTimeoutMs < subgraphRequestTimeoutMs, 'a connection is made within the time of a call');
 /**
  * The mutations that do a file's worth of work in one call, and how long the gateway waits for the subgraph's answer to
  * each instead of subgraphRequestTimeoutMs (plugins.ts slowOperations). importBankStatement reads, checks and writes a

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { Pool } from 'undici';
 import type { Fetcher, FetcherHeaders, FetcherRequestInit, FetcherResponse } from '@apollo/utils.fetcher';
-import { subgraphConnectionsMax, subgraphRequestTimeoutMs } from './limits';
+import { subgraphConnectTimeoutMs, subgraphConnectionsMax, subgraphRequestTimeoutMs } from './limits';
 
 /**
  * The gateway's HTTP client for one subgraph: a keep-alive undici Pool, handed to Apollo's
@@ -35,6 +35,7 @@ export class SubgraphClient {
     this.path = pathOf(parsed);
     this.pool = new Pool(parsed.origin, {
       connections: subgraphConnectionsMax,
+      connect: { timeout: subgraphConnectTimeoutMs },
       headersTimeout: subgraphRequestTimeoutMs,
       bodyTimeout: subgraphRequestTimeoutMs,
     });
@@ -47,19 +48,35 @@ export class SubgraphClient {
 
   private async fetch(target: string, init: FetcherRequestInit = {}): Promise<FetcherResponse> {
     const { [subgraphTimeoutHeader]: timeout, ...headers } = init.headers ?? {};
-    const timeoutMs = timeout === undefined ? undefined : Number(timeout);
+    const asked = timeout === undefined ? NaN : Number(timeout);
+    const timeoutMs = Number.isSafeInteger(asked) && asked > 0 ? asked : undefined;
+    const signal = this.deadlineUnlessFree(
+      timeoutMs ?? subgraphRequestTimeoutMs,
+      init.signal as AbortSignal | undefined,
+    );
     const answer = await this.pool.request({
       path: this.pathTo(target),
       method: init.method ?? 'GET',
       headers,
-      ...(timeoutMs !== undefined && Number.isSafeInteger(timeoutMs) && timeoutMs > 0
-        ? { headersTimeout: timeoutMs, bodyTimeout: timeoutMs }
-        : {}),
+      ...(timeoutMs !== undefined ? { headersTimeout: timeoutMs, bodyTimeout: timeoutMs } : {}),
       body: init.body ?? null,
-      ...(init.signal ? { signal: init.signal as AbortSignal } : {}),
+      ...(signal ? { signal } : {}),
     });
     const text = await answer.body.text();
     return new SubgraphResponse(target, answer.statusCode, answer.statusText, headersOf(answer.headers), text);
+  }
+
+  /**
+   * undici's headers timer starts once a request has a connection: one that waits for a connection (every one busy,
+   * as behind a subgraph that does not answer, or being made) had no bound, and the 65th call to a hung subgraph was
+   * answered after two timeouts, the next after three. A call made while no connection is free gets a deadline for
+   * the whole call; only such a call, since a timed signal costs 5–9 µs of CPU (measured alone), ≈ 3% of the gateway's
+   * CPU a payment.
+   */
+  private deadlineUnlessFree(limitMs: number, asked: AbortSignal | undefined): AbortSignal | undefined {
+    if (this.pool.stats.free > 0) return asked;
+    const deadline = AbortSignal.timeout(limitMs);
+    return asked ? AbortSignal.any([asked, deadline]) : deadline;
   }
 
   /** The pool holds connections to one origin: a URL elsewhere is a wiring mistake, not a request. */

@@ -1,7 +1,7 @@
 import { log } from '@paygraph/shared/log';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import type { DrizzleTx } from '@paygraph/shared/shards/transaction';
-import { FencedWrite } from '@paygraph/shared/shards/unavailable';
+import { isShardUnreachable } from '@paygraph/shared/shards/unavailable';
 import { disableEndpoint, markEndpointFailing, markEndpointHealthy } from '../db/endpoints';
 import type { EndpointDirectory, KnownEndpoint } from './endpoint-directory';
 import { closeEndpointQueues } from './disabled-endpoints';
@@ -11,28 +11,35 @@ import { underEndpointFence } from './writable-here';
 type View = Pick<EndpointDirectory, 'update'>;
 type Known = Pick<KnownEndpoint, 'row'>;
 
+/** What endpointWrite answers for a write it could not make now. */
+const leftForLater = Symbol('left for a later pass');
+
 /**
  * The dispatcher's writes of an endpoint's own row (services/dispatcher.ts): failing since an attempt failed, healthy
  * again after one succeeded, disabled (410 Gone, or failing for the whole window). An endpoint moves with its id's
  * logical shard, so each is made as its owner's are, under that fence row read in share mode first in its transaction
  * (underEndpointFence), on the database the map places it: made on a fenced source after the mover's copy read the row,
  * it would be lost at the target (its clock, or its disabling: the target sending again) or leave the two sides unlike
- * (the move's verify refuses, the range stays fenced). Not open there, or fenced by the map: nothing written, nothing
- * thrown (FencedWrite answered, logged), and the write is left for a later pass: the endpoint's next failed or
- * successful attempt marks it again, the next refresh disables it again (failing too long), and its next attempt meets
- * 410 again. The attempt's own write (its delivery's status, under its stream's fence) does not wait for it.
+ * (the move's verify refuses, the range stays fenced). Not open there, fenced by the map, or its database away (the
+ * endpoint's row lives on its owner's, its streams on their accounts'): nothing written, nothing thrown
+ * (`leftForLater`, logged), and the write is left for a later pass: the endpoint's next failed or successful attempt
+ * marks it again, the next refresh disables it again (failing too long), and its next attempt meets 410 again. The
+ * attempt's own write (its delivery's status and next time, under its stream's fence) does not wait for it: thrown, it
+ * was lost, and the stream sent the same event again at every pass, past the back-off, while the endpoint's database
+ * was away.
  */
 async function endpointWrite<T>(
   shards: ShardSet,
   endpointId: string,
   write: (tx: DrizzleTx) => Promise<T>,
-): Promise<T | FencedWrite> {
+): Promise<T | typeof leftForLater> {
   try {
     return await underEndpointFence(shards.of('webhookEndpoint', endpointId), endpointId, write);
   } catch (error) {
-    if (!(error instanceof FencedWrite)) throw error;
-    log().info({ err: error, endpointId }, 'webhooks: endpoint write left for a later pass (a shard move)');
-    return error;
+    // A fence (FencedWrite) is a ShardUnavailable too.
+    if (!isShardUnreachable(error)) throw error;
+    log().info({ err: error, endpointId }, 'webhooks: endpoint write left for a later pass (fenced, or away)');
+    return leftForLater;
   }
 }
 
@@ -40,7 +47,7 @@ async function endpointWrite<T>(
 export async function markFailing(shards: ShardSet, directory: View, endpoint: Known, now: Date): Promise<void> {
   if (endpoint.row.failingSince !== null) return;
   const id = endpoint.row.id;
-  if ((await endpointWrite(shards, id, (tx) => markEndpointFailing(tx, id, now))) instanceof FencedWrite) return;
+  if ((await endpointWrite(shards, id, (tx) => markEndpointFailing(tx, id, now))) === leftForLater) return;
   directory.update(id, { failingSince: now });
 }
 
@@ -48,7 +55,7 @@ export async function markFailing(shards: ShardSet, directory: View, endpoint: K
 export async function markHealthy(shards: ShardSet, directory: View, endpoint: Known): Promise<void> {
   if (endpoint.row.failingSince === null) return;
   const id = endpoint.row.id;
-  if ((await endpointWrite(shards, id, (tx) => markEndpointHealthy(tx, id))) instanceof FencedWrite) return;
+  if ((await endpointWrite(shards, id, (tx) => markEndpointHealthy(tx, id))) === leftForLater) return;
   directory.update(id, { failingSince: null });
 }
 
@@ -58,7 +65,8 @@ export async function markHealthy(shards: ShardSet, directory: View, endpoint: K
  * row is no longer ENABLED: were it marked DISABLED before a write a fence then refused, the refresh worker's
  * closeDisabled, running beside the streams, could close the queues of an endpoint still ENABLED (its PENDING deliveries
  * FAILED), and a put-back of the view could undo another stream's disabling. A stream in flight meanwhile may send once
- * more (the receiver answers 410 again). Refused by a fence: the view as it was, nothing written, false.
+ * more (the receiver answers 410 again). Refused by a fence, or its database away: the view as it was, nothing written,
+ * false.
  */
 export async function disableByDispatcher(
   shards: ShardSet,
@@ -69,7 +77,7 @@ export async function disableByDispatcher(
 ): Promise<boolean> {
   const { id } = endpoint.row;
   const disabled = await endpointWrite(shards, id, (tx) => disableEndpoint(tx, id, reason, now));
-  if (disabled instanceof FencedWrite) return false;
+  if (disabled === leftForLater) return false;
   // Not ENABLED any more, whoever disabled it: the streams stop either way.
   directory.update(id, { status: 'DISABLED', disabledReason: reason, updatedAt: now });
   if (!disabled) return false;

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { idSuffix, newId, toLogicalShard } from '@paygraph/shared/ids';
 import { unique } from '../../../../test/support/env';
-import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
+import { openShards, type Shard, type ShardSet } from '@paygraph/shared/shards/pool';
+import { freePort } from '../../../../test/support/processes';
 import { rawRows, rawWrite } from '@paygraph/shared/db/raw';
 import type { FenceReason } from '@paygraph/shared/control/index';
 import { scratchShard, whileFenced, type ScratchShard } from '../../../../test/support/scratch-databases';
@@ -231,6 +232,25 @@ describe("the dispatcher's writes of an endpoint's row, and a fence on its datab
     await markHealthy(shards, directory, view());
     expect((await stored(id)).failingSince).toBeNull();
     expect(view().row.failingSince).toBeNull();
+  });
+
+  it("leaves the writes for a later pass, throwing nothing, while the endpoint's database is away", async () => {
+    // The endpoint's row lives on its owner's database, its streams on their accounts': thrown, the error lost the
+    // attempt's own write, and its stream sent the same event again at every pass while the owner's database was away.
+    const away = openShards({ urls: `mysql://root@127.0.0.1:${await freePort()}/paygraph_away`, poolSize: 1 });
+    try {
+      const { id, directory, view } = await known();
+      await markFailing(away, directory, view(), new Date());
+      expect(view().row.failingSince).toBeNull();
+      await markFailing(shards, directory, view(), new Date());
+      await markHealthy(away, directory, view());
+      expect(view().row.failingSince).not.toBeNull();
+      expect(await disableByDispatcher(away, directory, view(), 'failing too long', new Date())).toBe(false);
+      expect(view().row.status).toBe('ENABLED');
+      expect((await stored(id)).status).toBe('ENABLED');
+    } finally {
+      await away.close();
+    }
   });
 
   it('leaves an endpoint enabled and its queue open while its logical shard is fenced there, disabled once open', async () => {

@@ -118,6 +118,7 @@ export {
   setCreditLimitRow,
   setHomeStatus,
   setStripesStatus,
+  shareAccountStatuses,
   stripesOfMerchants,
 } from './store/accounts';
 export {

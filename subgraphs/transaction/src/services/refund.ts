@@ -1,6 +1,6 @@
 import type { Forbidden } from '@paygraph/shared/authorization';
 import { newId, shardOf } from '@paygraph/shared/ids';
-import { postOne, type Account, type PostingOutcome } from '@paygraph/shared/ledger/index';
+import { postOne, shareAccountStatuses, type Account, type PostingOutcome } from '@paygraph/shared/ledger/index';
 import type { PostingTx } from '@paygraph/shared/shards/posting-transaction';
 import { inTransaction, LockTimeout, type Tx } from '@paygraph/shared/shards/transaction';
 import { err, ok, unreachable, type Result } from '@paygraph/shared/result';
@@ -115,8 +115,9 @@ async function refundOnce(
   credited: readonly CreditedAccount[],
 ): Promise<Result<RefundRow, RefundPaymentError>> {
   const [fx] = await paymentFxByIds(shard.db, [payment.id]);
-  // Answered under the payment's lock after the refund's own checks: a replay of a refund made answers it, whatever
-  // the payer's status since.
+  // As read, unlocked: answered under the payment's lock after the refund's own checks (a replay of a refund made
+  // answers it, whatever the payer's status since). Across databases the reservation decides again on the payer's row
+  // under its lock (creditedUnderLock); within one, the posting does (the payer's credit there is no completion).
   const credit = decideRefundCredit(credited);
   // A stripe on another shard than the merchant's home row first gets what it lacks from that row (its line included);
   // not for a refund its payer cannot take, refused before anything is reserved.
@@ -129,7 +130,7 @@ async function refundOnce(
     return local.ok ? local : err(await asMerchants(ctx, payment, local.error));
   }
   // Its shares reserved with the amount, the refund runs from the outbox (refund-completion.ts).
-  const reserved = await reserveRemoteRefund(ctx, shard, request, id, fx ?? null, credit);
+  const reserved = await reserveRemoteRefund(ctx, shard, request, id, fx ?? null, credited);
   if (!reserved.ok || reserved.value.status !== 'PROCESSING') return reserved;
   hitFailpoint('refund-after-reserve');
   try {
@@ -206,6 +207,9 @@ function refundRow(
  * runs before any finish, and a later refund of the same payment (or a copy of this very
  * request) must see both. A copy finding the PROCESSING row defers to it through the
  * posting's dedupe key; finish completes the row, or removes it if the posting was refused.
+ * The payer's status is decided under its row's lock by the posting itself (its credit is no completion: a payer
+ * CLOSED or FROZEN since the unlocked read refuses it, ACCOUNT_NOT_ACTIVE, and the row is removed), and a close
+ * that locked the row first has committed by then; one after it finds the payer's balance raised.
  */
 async function refundLocally(
   ctx: ServiceContext,
@@ -391,7 +395,10 @@ export class RefundInFlight extends LockTimeout {
  * same request (the same refund id) answers the refund it finds, in flight or not; any other refund of the payment in
  * flight refuses it (RefundInFlight). A local refund (refundLocally) is not checked and never refused so: it reserves
  * and ends in one transaction under the same lock, so its PROCESSING row is seen only inside that transaction (by a
- * copy of it, or a refund of the same payment merged into its batch), never by another.
+ * copy of it, or a refund of the same payment merged into its batch), never by another. The payer's status is decided
+ * under its row's share lock, after the payment's (creditedUnderLock): decided on the read made before the key's claim,
+ * a close committed in between (a stripe's top-up among it) saw no refund in flight and closed, and the refund's credit,
+ * a completion, landed in the CLOSED account for good.
  */
 async function reserveRemoteRefund(
   ctx: ServiceContext,
@@ -399,7 +406,7 @@ async function reserveRemoteRefund(
   request: ParsedRefund,
   id: string,
   fx: PaymentFxRow | null,
-  credit: Result<void, RefundPaymentError>,
+  credited: readonly CreditedAccount[],
 ): Promise<Result<RefundRow, RefundPaymentError>> {
   const now = ctx.now();
   return inTransaction(shard, async (tx) => {
@@ -414,7 +421,9 @@ async function reserveRemoteRefund(
     if (inFlight) throw new RefundInFlight(shard.name, locked!.id, inFlight);
     const decision = decideRefund(locked!, request.amount);
     if (!decision.ok) return decision;
-    // Before the reservation: the payer's credit will be a completion, posted whatever its status (decideRefundCredit).
+    // Before the reservation: the payer's credit will be a completion, posted whatever its status (decideRefundCredit),
+    // so decided on its status under its row's share lock, after the payment's (creditedUnderLock).
+    const credit = decideRefundCredit(await creditedUnderLock(tx, locked!, credited));
     if (!credit.ok) return credit;
     const row = refundRow(ctx, id, locked!, request, 'PROCESSING', now);
     await insertRefund(tx, row);
@@ -429,4 +438,29 @@ async function reserveRemoteRefund(
     );
     return ok(row);
   });
+}
+
+/**
+ * The credited accounts as a cross-database refund's reservation decides on them: those on the payment's logical shard
+ * read again in its transaction under their rows' share lock (ledger shareAccountStatuses), first, then each as
+ * refundParties read it before the key's claim, unlocked, so a refusal by either read stands. The payer is always
+ * among the locked: a payer's payments live on its logical shard (payment.ts), and a shard move takes a logical shard
+ * whole, so its row is on the payment's database, whose fence row the reservation read open. Taken after the payment's
+ * lock, the order of every transaction that holds both (a local refund's prepare, then its posting's accounts): a close
+ * (account-writes.ts changeAccountStatus, FOR UPDATE on the row) either committed before and is read here, or waits
+ * for this transaction and then counts its refund in flight (read-model/account.ts moneyInFlightToward). A paying leg of
+ * a payment of legs on another logical shard (a campaign's funder) is decided on the unlocked read alone: a close of it
+ * between that read and the reservation is not seen, nor does a close count a refund crediting it (docs/PAYMENTS.md).
+ */
+async function creditedUnderLock(
+  tx: Tx,
+  payment: PaymentRow,
+  credited: readonly CreditedAccount[],
+): Promise<CreditedAccount[]> {
+  const logical = shardOf('payment', payment.id);
+  const here = new Set(
+    [payment.payerAccountId, ...credited.map((a) => a.id)].filter((id) => shardOf('account', id) === logical),
+  );
+  const locked = await shareAccountStatuses(tx, [...here]);
+  return [...[...locked].map(([id, status]) => ({ id, status })), ...credited];
 }

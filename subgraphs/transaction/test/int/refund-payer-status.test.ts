@@ -3,6 +3,15 @@ import type { Stack } from '../../../../test/support/stack';
 import { gql } from '../../../../test/support/graphql';
 import { token, unique } from '../../../../test/support/env';
 import { runOutboxStep } from '@paygraph/transaction/services/relay';
+import { rawRows } from '@paygraph/shared/db/raw';
+import { lockAccount } from '@paygraph/shared/ledger/index';
+import type { Shard } from '@paygraph/shared/shards/pool';
+import type { Tx } from '@paygraph/shared/shards/transaction';
+import { err } from '@paygraph/shared/result';
+import { lockPayment } from '../../src/db/payments';
+import { lockLegsOfPayment } from '../../src/db/payment-legs';
+import { refundPayment } from '../../src/services/refund';
+import { serviceContext } from '../support/service-context';
 import {
   accountRowOf,
   crossShardPaymentFirstHalf,
@@ -142,6 +151,198 @@ describe('a close while money may still come back to the account', () => {
 
     // Nothing in flight any more: spent to zero, it closes.
     await kit.paid(payerToken, { payer, payee: other, amount: '100' });
+    expect(await setStatus('closeAccount', payer, payerToken)).toEqual({
+      __typename: 'Account',
+      id: payer,
+      status: 'CLOSED',
+    });
+  });
+});
+
+/**
+ * Whether a statement is waiting to lock this row of this table FOR UPDATE on the shard's database (another
+ * connection's): the process list's, as MariaDB lists no transaction of it while it waits for its first lock.
+ */
+async function aLockWaits(shard: Shard, table: 'payments' | 'payment_legs' | 'accounts', id: string): Promise<boolean> {
+  const [row] = await rawRows<{ n: number }>(
+    shard,
+    `SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST
+     WHERE DB = DATABASE() AND ID <> CONNECTION_ID() AND COMMAND = 'Query' AND INFO LIKE ? AND INFO LIKE '%for update'`,
+    [`%from \`${table}\`%${id}%`],
+  );
+  return Number(row!.n) > 0;
+}
+
+async function until(condition: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`waited 10 s for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** A row lock held by the test on a connection of its own until `release` (the lock taken when `held` resolves). */
+function holdLock(shard: Shard, lock: (tx: Tx) => Promise<unknown>) {
+  let release!: () => void;
+  let held!: () => void;
+  const taken = new Promise<void>((resolve) => (held = resolve));
+  const done = shard.db.transaction(async (tx) => {
+    await lock(tx);
+    held();
+    await new Promise<void>((resolve) => (release = resolve));
+  });
+  return { taken, done, release: () => release() };
+}
+
+const refunds = async (paymentId: string): Promise<Array<{ id: string; status: string }>> =>
+  (await gql(stack.gatewayUrl, detailDocs.paymentDetail, { id: paymentId }, kit.operator)).data!.payment.refunds;
+
+/**
+ * A close and a cross-database refund to the same payer, interleaved by row locks the test holds: the reservation
+ * decides on the payer's status read under its row's share lock, after the payment's lock (services/refund.ts
+ * creditedUnderLock), and a close weighs the refunds in flight toward the account under the row's FOR UPDATE lock. A
+ * close that commits first refuses the refund; one that comes later waits for the reservation and is refused. Before,
+ * the payer's status was read unlocked before the key's claim: a close in between closed, and the refund's credit, a
+ * completion, landed in the CLOSED account.
+ */
+describe("a close of a refund's payer while the refund is made across databases", () => {
+  it("committed between the refund's read of the payer and its reservation: the refund is refused, nothing written", async () => {
+    const { payer, payee, paymentId, payerToken } = await paidPair('cross', 'CROSS_SHARD');
+    const home = stack.shards.of('payment', paymentId);
+    // The test holds the payment's lock: the refund reads the payer ACTIVE, claims its key, and its reservation waits.
+    const holder = holdLock(home, (tx) => lockPayment(tx, paymentId));
+    await holder.taken;
+    const ctx = serviceContext(stack.shards, { sub: unique('race-op'), role: 'operator' });
+    const input = { idempotencyKey: unique('ref-race'), paymentId, amount: '100' };
+    let answered = false;
+    const refund = refundPayment(ctx, input).finally(() => (answered = true));
+    try {
+      await until(async () => {
+        if (answered) throw new Error(`the refund answered before it waited: ${JSON.stringify(await refund)}`);
+        return aLockWaits(home, 'payments', paymentId);
+      }, "the reservation's wait for the payment's lock");
+      // Meanwhile the payer closes: nothing is in flight toward it yet.
+      expect(await setStatus('closeAccount', payer, payerToken)).toEqual({
+        __typename: 'Account',
+        id: payer,
+        status: 'CLOSED',
+      });
+    } finally {
+      holder.release();
+      await holder.done;
+    }
+
+    expect(await refund).toEqual(err({ kind: 'AccountNotActive', accountId: payer, status: 'CLOSED' }));
+    expect(await kit.balance(payer)).toEqual(at('0'));
+    expect(await kit.balance(payee)).toEqual(at('100'));
+    const payment = await gql(stack.gatewayUrl, detailDocs.paymentDetail, { id: paymentId }, kit.operator);
+    expect(payment.data!.payment).toMatchObject({ status: 'SUCCEEDED', refundedAmount: '0', refunds: [] });
+    // Its key names a refund never made: the same request is refused again, and still nothing is written.
+    expect(await refundPayment(ctx, input)).toEqual(
+      err({ kind: 'AccountNotActive', accountId: payer, status: 'CLOSED' }),
+    );
+    expect(await refunds(paymentId)).toEqual([]);
+  });
+
+  it('made while the reservation is written waits for it, then counts the refund in flight and is refused', async () => {
+    const payerOwner = unique('legs-payer');
+    const payerToken = await token(payerOwner, 'customer');
+    const payer = await kit.open(payerOwner);
+    const payerDb = physicalOf(stack.shards, payer);
+    const payee = await kit.openAwayFrom(unique('legs-payee'), [payerDb]);
+    const split = await kit.openAwayFrom(unique('legs-split'), [payerDb]);
+    await kit.fund(payer, '100');
+    const paid = await gql(
+      stack.gatewayUrl,
+      detailDocs.createPayment,
+      {
+        input: {
+          idempotencyKey: unique('legs-pay'),
+          payerAccountId: payer,
+          payeeAccountId: payee,
+          amount: '100',
+          currency: 'USD',
+          splits: [{ accountId: split, amount: '10' }],
+        },
+      },
+      payerToken,
+    );
+    expect(paid.data!.createPayment).toMatchObject({
+      __typename: 'Payment',
+      paymentStatus: 'SUCCEEDED',
+      route: 'LEGS',
+    });
+    const paymentId = paid.data!.createPayment.id as string;
+    const home = stack.shards.of('payment', paymentId);
+    // The test holds the payment's legs: the reservation locks the payment, decides on the payer, writes its refund,
+    // then waits for the legs to reserve their shares.
+    const holder = holdLock(home, (tx) => lockLegsOfPayment(tx, paymentId));
+    await holder.taken;
+    const ctx = serviceContext(stack.shards, { sub: unique('legs-op'), role: 'operator' });
+    const refund = refundPayment(ctx, { idempotencyKey: unique('ref-legs'), paymentId, amount: '100' });
+    let closeAnswered = false;
+    let close: Promise<unknown> = Promise.resolve();
+    try {
+      await until(() => aLockWaits(home, 'payment_legs', paymentId), "the reservation's wait for the legs");
+      close = setStatus('closeAccount', payer, payerToken).finally(() => (closeAnswered = true));
+      // The close waits for the payer's row, which the reservation holds in share mode (before, it closed at once).
+      await until(async () => closeAnswered || aLockWaits(home, 'accounts', payer), "the close's wait or answer");
+    } finally {
+      holder.release();
+      await holder.done;
+    }
+    expect(await close).toEqual({
+      __typename: 'AccountBalanceNotZero',
+      code: 'ACCOUNT_BALANCE_NOT_ZERO',
+      total: '100',
+    });
+    expect((await accountRowOf(stack.shards, payer))!.status).toBe('ACTIVE');
+
+    expect((await refund).ok).toBe(true);
+    const [made] = await refunds(paymentId);
+    await runOutboxStep(stack.shards, home, made!.id, () => new Date());
+    expect(await refunds(paymentId)).toEqual([{ id: made!.id, amount: '100', status: 'SUCCEEDED', failureCode: null }]);
+    expect(await kit.balance(payer)).toEqual(at('100'));
+    expect(await kit.balance(payee)).toEqual(at('0'));
+    expect(await kit.balance(split)).toEqual(at('0'));
+  });
+
+  it("is refused while the refund is PROCESSING; once it has ended, the money is the payer's and it closes at zero", async () => {
+    const { payer, payee, paymentId, payerToken } = await paidPair('cross', 'CROSS_SHARD');
+    const home = stack.shards.of('payment', paymentId);
+    // The test holds the payee's row on its database: the refund reserves and commits, then its debit waits.
+    const holder = holdLock(stack.shards.of('account', payee), (tx) => lockAccount(tx, payee));
+    await holder.taken;
+    const ctx = serviceContext(stack.shards, { sub: unique('inflight-op'), role: 'operator' });
+    const refund = refundPayment(ctx, { idempotencyKey: unique('ref-inflight'), paymentId, amount: '100' });
+    let refundId = '';
+    try {
+      await until(async () => (await refunds(paymentId)).some((r) => r.status === 'PROCESSING'), 'the reservation');
+      refundId = (await refunds(paymentId))[0]!.id;
+      expect(await setStatus('closeAccount', payer, payerToken)).toEqual({
+        __typename: 'AccountBalanceNotZero',
+        code: 'ACCOUNT_BALANCE_NOT_ZERO',
+        total: '100',
+      });
+      expect((await accountRowOf(stack.shards, payer))!.status).toBe('ACTIVE');
+    } finally {
+      holder.release();
+      await holder.done;
+    }
+
+    // Answered PROCESSING or SUCCEEDED (its inline step may have given up waiting); ended here if the relay has not.
+    expect((await refund).ok).toBe(true);
+    await runOutboxStep(stack.shards, home, refundId, () => new Date());
+    expect(await refunds(paymentId)).toEqual([{ id: refundId, amount: '100', status: 'SUCCEEDED', failureCode: null }]);
+    expect(await kit.balance(payer)).toEqual(at('100'));
+    expect(await kit.balance(payee)).toEqual(at('0'));
+    expect(await setStatus('closeAccount', payer, payerToken)).toMatchObject({
+      __typename: 'AccountBalanceNotZero',
+      total: '100',
+    });
+
+    // Spent to zero, nothing in flight: it closes.
+    await kit.paid(payerToken, { payer, payee, amount: '100' });
     expect(await setStatus('closeAccount', payer, payerToken)).toEqual({
       __typename: 'Account',
       id: payer,

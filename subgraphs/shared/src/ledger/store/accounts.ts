@@ -184,6 +184,23 @@ export async function lockAccount(tx: Tx, id: string): Promise<Account | undefin
 }
 
 /**
+ * The status of each of these accounts found on this shard, by id, for a decision that a status change must not
+ * overtake (a refund's credit to its payer). Locks: those rows, shared (LOCK IN SHARE MODE: MariaDB 10.11 has no FOR
+ * SHARE, which drizzle writes), until the caller's transaction ends: a status change, which takes its row FOR UPDATE
+ * (changeAccountStatus), waits for the transaction, and one committed before it is read.
+ */
+export async function shareAccountStatuses(tx: Tx, ids: readonly string[]): Promise<Map<string, AccountStatus>> {
+  if (ids.length === 0) return new Map();
+  const list = sql.join(
+    ids.map((id) => sql`${id}`),
+    sql`, `,
+  );
+  const answer = await tx.execute(sql`SELECT id, status FROM accounts WHERE id IN (${list}) LOCK IN SHARE MODE`);
+  const [rows] = answer as unknown as [Array<{ id: string; status: AccountStatus }>];
+  return new Map(rows.map((row) => [row.id, row.status]));
+}
+
+/**
  * Sets the status of an account and of its stripe on this shard, if it has one, resealing each row.
  * Locks: both rows (by primary key and parent_id), FOR UPDATE, until the caller's transaction ends;
  * a row whose seal is broken is refused (TamperDetected).

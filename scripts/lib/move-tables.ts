@@ -28,6 +28,8 @@ export const placedTables: readonly PlacedTable[] = [
   { table: 'ledger_entries', column: 'account_id' },
   { table: 'account_days', column: 'account_id' },
   { table: 'postings', column: 'id' },
+  // A refusal by the id its posting had (never written): where the posting would have gone, so a replay meets it.
+  { table: 'posting_rejections', column: 'anchor_id' },
   { table: 'payments', column: 'id' },
   { table: 'payment_legs', column: 'payment_id' },
   { table: 'payment_fx', column: 'payment_id' },
@@ -78,7 +80,6 @@ export const unplacedTables: readonly string[] = [
   'channel_reconciliations',
   'fx_rates',
   'merchant_fee_rates',
-  'posting_rejections',
   'reconciliation_exception_events',
   'reconciliation_exceptions',
   'reconciliation_reports',

@@ -33,7 +33,7 @@ import { scratchDatabases, type ScratchDatabases } from './scratch-databases';
 import { startStack, type Stack } from './stack';
 import { captureHold, createHold, frozenAgainstHeld, holdRow, voidHold } from './holds';
 import { startHoldExpiry } from '@paygraph/transaction/services/hold-expiry';
-import { moneyKit, type Answer, type MoneyKit } from './money';
+import { detailDocs, moneyKit, type Answer, type MoneyKit } from './money';
 import { testSettlementSettings, token, unique } from './env';
 import { businessDateOf } from '@paygraph/shared/business-date';
 import { runSettlement } from '@paygraph/settlement/services/settle';
@@ -1102,5 +1102,36 @@ export function shardMoveSuite(options: { server: () => Promise<MoveSuiteServer 
       expect(found.filter((d) => kinds.includes(d.kind))).toEqual([]);
       await expectBalancedEverywhere();
     }, 180_000);
+
+    it('answers a refused payment the same after its key moved with the payer, funded since: no money moved', async () => {
+      // A two-leg payment refused INSUFFICIENT_FUNDS: its key, and the refusal kept under its posting's dedupe key, on
+      // the payer's logical shard (28-31, on the first database, which no other test moves). The payer is funded, then
+      // moved: a replay of the key must meet the refusal where it went, not be decided afresh on the new balance.
+      const owner = unique('mv-refused');
+      const bearer = await token(owner, 'customer');
+      const payer = await openInRange(owner, 28, 31);
+      await kit.fund(payer, '100');
+      const payee = await kit.open(unique('mv-refused-payee'), { physical: 1 });
+      const input = { payer, payee, amount: '500', key: unique('mv-refused') };
+      const refused = await kit.pay(bearer, input, detailDocs.createPayment);
+      expect(refused.data?.createPayment, JSON.stringify(refused)).toMatchObject({
+        __typename: 'InsufficientFunds',
+        code: 'INSUFFICIENT_FUNDS',
+        accountId: payer,
+        available: '100',
+      });
+      await kit.fund(payer, '1000');
+
+      const moved = await shardsCli('move', '28-31', dbs.urls[2]!);
+      expect(moved.code, moved.stderr).toBe(0);
+      await follower.poll();
+      expect(shards.of('account', payer).name).toBe(nameOf(dbs.urls[2]!));
+      const replayed = await kit.pay(bearer, input, detailDocs.createPayment);
+      expect(replayed, JSON.stringify(replayed)).toEqual(refused);
+      expect(await kit.balance(payer)).toMatchObject({ available: '1100' });
+      expect(await kit.balance(payee)).toMatchObject({ available: '0' });
+      expect(await kit.paymentIds(payer)).toEqual([]);
+      await expectBalancedEverywhere();
+    }, 120_000);
   });
 }

@@ -353,7 +353,7 @@ function newRejections(specs: readonly PostingSpec[], outcomes: readonly Posting
   return specs.flatMap((spec, i) => {
     const outcome = outcomes[i]!;
     return outcome.status === 'REJECTED' && !outcome.replayed && spec.dedupeKey
-      ? [{ dedupeKey: spec.dedupeKey, rejection: outcome.rejection }]
+      ? [{ dedupeKey: spec.dedupeKey, postingId: spec.id, rejection: outcome.rejection }]
       : [];
   });
 }

@@ -54,7 +54,10 @@ export async function postNaive<R>(shard: Shard, item: PostingItem<R>): Promise<
           written.push(...applied.value);
           outcome = { status: 'APPLIED', postingId: spec.id, entries: applied.value };
         } else {
-          if (spec.dedupeKey) await writeRejections(tx, [{ dedupeKey: spec.dedupeKey, rejection: applied.error }], at);
+          if (spec.dedupeKey) {
+            const refused = { dedupeKey: spec.dedupeKey, postingId: spec.id, rejection: applied.error };
+            await writeRejections(tx, [refused], at);
+          }
           outcome = { status: 'REJECTED', rejection: applied.error, replayed: false };
         }
       }

@@ -146,14 +146,15 @@ export function batchWitness(postingId: string | undefined, rejectedKey: string 
 }
 
 /**
- * Posting only: keeps refusals under their dedupe keys, so a repeat is refused the same. Held
- * (sent with the next statement or COMMIT). Locks: the new posting_rejections rows, exclusively,
- * until COMMIT; a key another transaction wrote first fails the batch (duplicate entry), which
- * runs again and then reads that outcome.
+ * Posting only: keeps refusals under their dedupe keys, so a repeat is refused the same, each with
+ * the id its posting had (`postingId`, schema.ts anchor_id), by which a shard move places it where
+ * the posting would have gone. Held (sent with the next statement or COMMIT). Locks: the new
+ * posting_rejections rows, exclusively, until COMMIT; a key another transaction wrote first fails
+ * the batch (duplicate entry), which runs again and then reads that outcome.
  */
 export async function writeRejections(
   tx: PostingTx,
-  rejections: ReadonlyArray<{ dedupeKey: string; rejection: PostingRejection }>,
+  rejections: ReadonlyArray<{ dedupeKey: string; postingId: string; rejection: PostingRejection }>,
   now: Date,
 ): Promise<void> {
   if (rejections.length === 0) return;
@@ -162,6 +163,7 @@ export async function writeRejections(
     postingRejections,
     rejections.map((r) => ({
       dedupeKey: r.dedupeKey,
+      anchorId: r.postingId,
       code: r.rejection.code,
       detail: encodeRejection(r.rejection),
       createdAt: now,

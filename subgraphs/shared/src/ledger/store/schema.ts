@@ -170,6 +170,15 @@ export type EntryRow = typeof ledgerEntries.$inferSelect;
  */
 export const postingRejections = mysqlTable('posting_rejections', {
   dedupeKey: varchar('dedupe_key', { length: 191 }).primaryKey(),
+  /**
+   * An id on the logical shard where the posting was refused, by which a shard move places the row
+   * (scripts/lib/move-tables.ts): the refused posting's id (never written), so a refusal goes where
+   * its posting would have gone and a replay after a move meets it there. The key cannot place it
+   * (`<payment>:credit` is decided on the payee's logical shard). A refusal kept before the column
+   * holds its key here when the key is a movement's id (migration 0016: a first half, whose posting
+   * is named beside it), else '' and is not moved.
+   */
+  anchorId: varchar('anchor_id', { length: 33 }).notNull().default(''),
   code: varchar('code', { length: 40 }).notNull(),
   /** The rejection as JSON (bigints as strings), to answer a replay exactly. */
   detail: varchar('detail', { length: 1000 }).notNull(),

@@ -102,3 +102,12 @@ export const entityNameLengthMax = 200;
  * pass reads every shard's accounts grouped by entity, type and currency, and the books' sums.
  */
 export const booksCheckIntervalMs = 60_000;
+
+/**
+ * A close takes its stripes' locks without waiting (db/account-close.ts): a stripe another transaction holds (a
+ * posting under way) makes it let go of every row and try again after up to closeStripeRetryWaitMs, at most
+ * closeStripeLockTriesMax times in all, then answer LOCK_TIMEOUT (retryable, nothing changed). A merchant being paid
+ * holds money and cannot close anyway: these only ride out a posting or two on a merchant at rest.
+ */
+export const closeStripeLockTriesMax = 5;
+export const closeStripeRetryWaitMs = 100;

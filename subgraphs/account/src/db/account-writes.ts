@@ -1,6 +1,6 @@
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { inTransaction } from '@paygraph/shared/shards/transaction';
-import { newId, parseId } from '@paygraph/shared/ids';
+import { newId, parseId, type LogicalShard } from '@paygraph/shared/ids';
 import { accountsPerOwnerMax } from '@paygraph/shared/limits';
 import { log } from '@paygraph/shared/log';
 import { refuseFenced, refuseFencedNow } from '@paygraph/shared/control/index';
@@ -17,7 +17,6 @@ import {
 } from '@paygraph/shared/ledger/index';
 import { pushTo } from '@paygraph/shared/collections';
 import type { Result } from '@paygraph/shared/result';
-import { moneyInFlightToward } from '@paygraph/transaction/read-model/account';
 import { buildViews, type AccountView } from '../domain/account-view';
 import type { AccountToOpen } from '../domain/open-account';
 
@@ -70,27 +69,31 @@ export async function openAccountRow(shards: ShardSet, toOpen: AccountToOpen, no
 /** One row's buckets (the home row's or a stripe's): a close needs each of them zero, not only their sum. */
 export type RowBalances = Pick<AccountView, 'available' | 'frozen' | 'pending'>;
 
+/** A status change's decision: the account, each row's buckets (home row first), what may still come back to it. */
+export type StatusDecision<E> = (
+  view: AccountView,
+  rows: readonly RowBalances[],
+  inFlight: bigint,
+) => Result<AccountView['status'], E>;
+
 /**
- * Changes an account's status under its home row's lock. The decision sees the balances of every stripe, read from the
- * shards the merchant's stripe directory names (read under that lock: a stripe announced later waits for it,
- * ledger/stripes.ts); those stripes then take the new status in their own transactions (a payment racing with a freeze
- * may still land on a stripe in between: the freeze is for new operations, not a guarantee about ones already under
- * way). A PERSONAL account touches its own shard only. Each write is made under its rows' fence where it happens
- * (refuseFenced, before the row's lock, the order a posting takes them in): a process on an old map, or a change that
- * resolved its shard before a move's fence, would otherwise write a source's copy the move leaves behind and answer
- * success while the live row stays as it was. Refused at the home row, or at a stripe's fence row as read (no lock)
- * before the home row is written, nothing changes; a stripe fenced after that read and before its own write keeps its
- * old status beside the home row's new one, as a stripe whose database does not answer does. The decision also sees
- * what may still come back to the account from movements in flight (the transaction subgraph's read model), read in the
- * same transaction when `weighInFlight` (a close, which waits for it; a freeze or an unfreeze does not, and reading the
- * account's payments would only slow it): otherwise 0.
+ * Freezes or unfreezes an account under its home row's lock (a close is db/account-close.ts's: it must hold every
+ * row). The decision sees the balances of every stripe, read from the shards the merchant's stripe directory names
+ * (read under that lock: a stripe announced later waits for it, ledger/stripes.ts), and nothing in flight (0); those
+ * stripes then take the new status in their own transactions (a payment racing with a freeze may still land on a
+ * stripe in between: the freeze is for new operations, not a guarantee about ones already under way; nor does it
+ * reopen a stripe a close left CLOSED). A PERSONAL account touches its own shard only. Each write is made under its
+ * rows' fence where it happens (refuseFenced, before the row's lock, the order a posting takes them in): a process on
+ * an old map, or a change that resolved its shard before a move's fence, would otherwise write a source's copy the move
+ * leaves behind and answer success while the live row stays as it was. Refused at the home row, or at a stripe's fence
+ * row as read (no lock) before the home row is written, nothing changes; a stripe fenced after that read and before its
+ * own write keeps its old status beside the home row's new one, as a stripe whose database does not answer does.
  */
 export async function changeAccountStatus<E>(
   shards: ShardSet,
   accountId: string,
-  decide: (view: AccountView, rows: readonly RowBalances[], inFlight: bigint) => Result<AccountView['status'], E>,
+  decide: StatusDecision<E>,
   now: Date,
-  weighInFlight: boolean,
 ): Promise<Result<AccountView, E> | null> {
   const parsed = parseId('account', accountId);
   if (!parsed) return null;
@@ -104,8 +107,7 @@ export async function changeAccountStatus<E>(
     directory = row.stripeShards;
     const rows = [row, ...stripes.map((s) => s.account)];
     const view = buildViews(rows).get(accountId)!;
-    // Under the row's lock: a payment from this account debits it under the same lock, so none starts unseen.
-    const decision = decide(view, rows, weighInFlight ? await moneyInFlightToward(tx, accountId) : 0n);
+    const decision = decide(view, rows, 0n);
     if (!decision.ok) return decision;
     // A stripe whose range is not open where the map places it refuses the change before the home row is written.
     await Promise.all([...stripesByShard(shards, directory)].map(([s, logicals]) => refuseFencedNow(s, logicals)));
@@ -138,8 +140,8 @@ async function setStripesStatusEverywhere(
 }
 
 /** The logical shards a stripe directory names, by the database the map places each on. */
-function stripesByShard(shards: ShardSet, directory: bigint): Map<Shard, number[]> {
-  const byShard = new Map<Shard, number[]>();
+export function stripesByShard(shards: ShardSet, directory: bigint): Map<Shard, LogicalShard[]> {
+  const byShard = new Map<Shard, LogicalShard[]>();
   for (const logical of logicalShardsIn(directory)) pushTo(byShard, shards.byLogical(logical), logical);
   return byShard;
 }

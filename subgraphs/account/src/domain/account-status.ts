@@ -13,7 +13,8 @@ export type StatusRefusal =
 /**
  * What an account holds, as a close weighs it: each row's buckets (the home row's and each stripe's), and what may still
  * come back to it from movements in flight — a cross-shard payment it made still PROCESSING (reversed into it if the
- * payee refuses), a refund to it still PROCESSING — in its currency.
+ * payee refuses), a refund to it still PROCESSING, a campaign leg it funded of a payment or refund still PROCESSING, a
+ * sweep still PROCESSING between two of its rows — in its currency.
  */
 export interface AccountHoldings {
   rows: ReadonlyArray<Pick<AccountView, 'available' | 'frozen' | 'pending'>>;

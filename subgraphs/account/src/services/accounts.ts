@@ -7,7 +7,8 @@ import type { AccountContext } from '../context';
 import type { BooksRefusal } from '../domain/books';
 import { entityToOpenIn } from './books';
 import { loadOwnerPage, type OwnerPage } from '../db/account-views';
-import { changeAccountStatus, openAccountRow } from '../db/account-writes';
+import { changeAccountStatus, openAccountRow, type StatusDecision } from '../db/account-writes';
+import { closeAccountRows } from '../db/account-close';
 import type { AccountView } from '../domain/account-view';
 import { decideStatusChange, type StatusAction, type StatusRefusal } from '../domain/account-status';
 import { decideOpenAccount, type OpenAccountInput, type OpenAccountRefusal } from '../domain/open-account';
@@ -58,24 +59,23 @@ export type StatusChangeRefusal = StatusRefusal | { kind: 'AccountNotFound' } | 
 
 /**
  * Freezes, unfreezes or closes an account: the caller and the change are decided against the row under its lock (an
- * owner, the only other caller mayChangeStatus lets through, closes only an ACTIVE account).
+ * owner, the only other caller mayChangeStatus lets through, closes only an ACTIVE account). A close holds every row of
+ * the account and weighs what is in flight toward it (db/account-close.ts); a freeze or an unfreeze, the home row.
  */
 export async function changeStatus(
   ctx: AccountContext,
   id: string,
   action: StatusAction,
 ): Promise<Result<AccountView, StatusChangeRefusal>> {
-  const outcome = await changeAccountStatus<StatusRefusal | Forbidden>(
-    ctx.shards,
-    id,
-    (view, rows, inFlight) => {
-      const refused = mayChangeStatus(ctx.identity, view, action);
-      if (refused) return err(refused);
-      return decideStatusChange(view, action, { rows, inFlight }, statusActorOf(ctx.identity));
-    },
-    ctx.now(),
-    action === 'close',
-  );
+  const decide: StatusDecision<StatusRefusal | Forbidden> = (view, rows, inFlight) => {
+    const refused = mayChangeStatus(ctx.identity, view, action);
+    if (refused) return err(refused);
+    return decideStatusChange(view, action, { rows, inFlight }, statusActorOf(ctx.identity));
+  };
+  const outcome =
+    action === 'close'
+      ? await closeAccountRows(ctx.shards, id, decide, ctx.now())
+      : await changeAccountStatus(ctx.shards, id, decide, ctx.now());
   if (outcome !== null) return outcome;
   return err(mayTouchMissing(ctx.identity, id) ?? { kind: 'AccountNotFound' });
 }

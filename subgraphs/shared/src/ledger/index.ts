@@ -114,6 +114,7 @@ export {
   insertAccount,
   insertStripeIfMissing,
   lockAccount,
+  lockStripesNoWait,
   setAccountStatus,
   setCreditLimitRow,
   setHomeStatus,

@@ -1,6 +1,8 @@
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, inArray, or, sql } from 'drizzle-orm';
+import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import type { Executor } from '@paygraph/shared/shards/transaction';
-import { payments, refunds } from '../db/schema/transactions';
+import { heldHere } from '@paygraph/shared/control/index';
+import { campaignCounts, paymentLegs, payments, refundLegs, refunds, sweeps } from '../db/schema/transactions';
 
 /**
  * The transaction subgraph's read model for the account subgraph: what may still come back to an
@@ -22,5 +24,69 @@ export async function moneyInFlightToward(db: Executor, accountId: string): Prom
     .from(refunds)
     .innerJoin(payments, eq(payments.id, refunds.paymentId))
     .where(and(eq(payments.payerAccountId, accountId), eq(refunds.status, 'PROCESSING')));
+  return BigInt(paid?.total ?? 0) + BigInt(refunding?.total ?? 0);
+}
+
+/**
+ * Sweeps still PROCESSING between rows of one merchant, on this database (services/sweep.ts): a sweep row lives with
+ * the row it debited, so a merchant's sweeps are on the databases of its rows, and `rowIds` are its rows placed here.
+ * Between the debit and the credit the money is on neither row, and the credit is a completion, posted whatever the
+ * status: a close that judged both rows zero would leave it in a CLOSED row. Read after the rows' locks (a new sweep
+ * debits one of them, so none starts unseen); in the merchant's currency.
+ */
+export async function sweepsInFlightTouching(db: Executor, rowIds: readonly string[]): Promise<bigint> {
+  if (rowIds.length === 0) return 0n;
+  const [moving] = await db
+    .select({ total: sql<string | null>`SUM(${sweeps.amount})` })
+    .from(sweeps)
+    .where(
+      and(
+        eq(sweeps.status, 'PROCESSING'),
+        or(inArray(sweeps.stripeAccountId, [...rowIds]), inArray(sweeps.merchantAccountId, [...rowIds])),
+      ),
+    );
+  return BigInt(moving?.total ?? 0);
+}
+
+/**
+ * What may still come back to a campaign's funding account from payments of legs in flight (services/leg-payment.ts):
+ * a payment still PROCESSING whose CAMPAIGN leg it paid is reversed into it if a later leg is refused, and a refund
+ * still PROCESSING gives its share back to that leg; both are completions on the funder's database, posted whatever
+ * its status. Those payments live on their payers' databases, any of them, so every database is read (the home one in
+ * `homeTx`, after the funder row's lock): only for an account that has funded a campaign (campaign_counts, on its home
+ * database). A payment's record is written before its CAMPAIGN leg debits the funder's row, so under that row's lock
+ * none whose leg posted is unseen; one recorded later finds the account CLOSED and posts nothing from it. Live rows
+ * only (control's heldHere): a shard move's copy of a payment stays PROCESSING where it was left.
+ */
+export async function fundedMoneyInFlight(
+  shards: ShardSet,
+  home: Shard,
+  homeTx: Executor,
+  accountId: string,
+): Promise<bigint> {
+  const [count] = await homeTx
+    .select({ campaigns: campaignCounts.campaigns })
+    .from(campaignCounts)
+    .where(eq(campaignCounts.fundingAccountId, accountId));
+  if (!count || count.campaigns === 0) return 0n;
+  const totals = await Promise.all(
+    shards.all.map((shard) => fundedLegsInFlightOn(shard === home ? homeTx : shard.db, accountId)),
+  );
+  return totals.reduce((sum, t) => sum + t, 0n);
+}
+
+async function fundedLegsInFlightOn(db: Executor, accountId: string): Promise<bigint> {
+  const funded = and(eq(paymentLegs.accountId, accountId), eq(paymentLegs.role, 'CAMPAIGN'));
+  const [paid] = await db
+    .select({ total: sql<string | null>`SUM(${paymentLegs.amount})` })
+    .from(paymentLegs)
+    .innerJoin(payments, eq(payments.id, paymentLegs.paymentId))
+    .where(and(funded, eq(payments.status, 'PROCESSING'), sql.raw(heldHere('`payments`.`id`'))));
+  const [refunding] = await db
+    .select({ total: sql<string | null>`SUM(ABS(${refundLegs.amount}))` })
+    .from(paymentLegs)
+    .innerJoin(refunds, eq(refunds.paymentId, paymentLegs.paymentId))
+    .innerJoin(refundLegs, and(eq(refundLegs.refundId, refunds.id), eq(refundLegs.legIndex, paymentLegs.legIndex)))
+    .where(and(funded, eq(refunds.status, 'PROCESSING'), sql.raw(heldHere('`refunds`.`id`'))));
   return BigInt(paid?.total ?? 0) + BigInt(refunding?.total ?? 0);
 }

@@ -7,6 +7,7 @@ import {
   stripeIdOf,
   type Account,
   announceStripe,
+  hasStripeShard,
 } from '@paygraph/shared/ledger/index';
 import { refuseFencedAfterWrite } from '@paygraph/shared/control/index';
 import { knownStripesMax } from '../limits';
@@ -47,6 +48,7 @@ const knownStripes = new Set<string>();
 export async function stripeFor(shards: ShardSet, merchant: Account, logical: LogicalShard): Promise<string> {
   const id = stripeIdOf(merchant.id, logical);
   if (id === merchant.id || knownStripes.has(id)) return id;
+  const announcing = !hasStripeShard(merchant.stripeShards, logical);
   await announceStripe(shards, merchant, logical);
   const shard = shards.byLogical(logical);
   await insertStripeIfMissing(shard.db, {
@@ -56,7 +58,7 @@ export async function stripeFor(shards: ShardSet, merchant: Account, logical: Lo
     parentId: merchant.id,
     currency: merchant.currency,
     entity: merchant.entity,
-    status: merchant.status,
+    status: announcing ? await statusAfterAnnounce(shards, merchant) : merchant.status,
   });
   // Open after the write: it committed before any fence of its logical shard, so a move's copy carries it. Not open:
   // refused (retryable) before this process trusts a row the move may have left behind.
@@ -65,4 +67,15 @@ export async function stripeFor(shards: ShardSet, merchant: Account, logical: Lo
   if (knownStripes.size >= knownStripesMax) knownStripes.delete(knownStripes.values().next().value!);
   knownStripes.add(id);
   return id;
+}
+
+/**
+ * The merchant's status as its home row holds it once this payment's bit is written there. A close that held the row
+ * before the bit did not see it, so it opened and closed no stripe on that logical shard: the stripe opened now takes
+ * the status that close left (CLOSED), not the one this payment read before it, so no payment lands on an ACTIVE stripe
+ * of a CLOSED merchant. A close after the bit opens and closes the stripe itself (account/src/db/account-close.ts).
+ */
+async function statusAfterAnnounce(shards: ShardSet, merchant: Account): Promise<Account['status']> {
+  const [home] = await accountsAndStripes(shards.of('account', merchant.id).db, [merchant.id], []);
+  return home?.status ?? merchant.status;
 }

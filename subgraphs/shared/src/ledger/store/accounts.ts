@@ -3,7 +3,7 @@ import { shardOf } from '../../ids';
 import type { Executor, Tx } from '../../shards/transaction';
 import { accountSealIntact, sealAccount, TamperDetected } from '../rules/tamper';
 import type { Account, AccountStatus, SystemKind } from '../rules/account';
-import { accounts } from './schema';
+import { accounts, type AccountRow } from './schema';
 import { bigintOf, rawRows, rawWrite, type SqlTarget } from '../../db/raw';
 import { accountColumns, accountOfRaw, accountOfRow, type RawAccount } from './rows';
 import { placedClause } from '../../db/placed';
@@ -201,6 +201,23 @@ export async function shareAccountStatuses(tx: Tx, ids: readonly string[]): Prom
 }
 
 /**
+ * The account's stripes on this shard (by parent_id, in id order), a row whose seal is broken refused (TamperDetected).
+ * Locks: them, FOR UPDATE NOWAIT, until the caller's transaction ends: one another transaction holds fails the
+ * statement at once (MariaDB's lock-wait error, 1205) instead of waiting, so the caller, which holds rows on another
+ * database, never waits here (a close: account/src/db/account-close.ts).
+ */
+export async function lockStripesNoWait(tx: Tx, parentId: string): Promise<Account[]> {
+  const rows = await tx
+    .select()
+    .from(accounts)
+    .where(eq(accounts.parentId, parentId))
+    .orderBy(accounts.parentId, accounts.id)
+    .for('update', { noWait: true });
+  for (const row of rows) if (!accountSealIntact(row, row)) throw new TamperDetected(row.id);
+  return rows.map(accountOfRow);
+}
+
+/**
  * Sets the status of an account and of its stripe on this shard, if it has one, resealing each row.
  * Locks: both rows (by primary key and parent_id), FOR UPDATE, until the caller's transaction ends;
  * a row whose seal is broken is refused (TamperDetected).
@@ -219,8 +236,10 @@ export async function setHomeStatus(tx: Tx, id: string, status: AccountStatus, n
 
 /**
  * Sets the status of the account's stripes on this shard whose ids name one of `logicalShards` (those whose fence rows
- * the caller read: a move's copy of another range here is left alone), resealing each. Locks: the account's stripes
- * here (by parent_id), FOR UPDATE, until the caller's transaction ends; a broken seal is refused (TamperDetected).
+ * the caller read: a move's copy of another range here is left alone), resealing each; a CLOSED stripe stays CLOSED
+ * (closing is final: a freeze written after a close, or beside a close whose home row did not commit, reopens none).
+ * Locks: the account's stripes here (by parent_id), FOR UPDATE, until the caller's transaction ends; a broken seal is
+ * refused (TamperDetected).
  */
 export async function setStripesStatus(
   tx: Tx,
@@ -230,18 +249,19 @@ export async function setStripesStatus(
   now: Date,
 ): Promise<void> {
   const named = new Set(logicalShards);
-  await resealStatus(tx, eq(accounts.parentId, parentId), (id) => named.has(shardOf('account', id)), status, now);
+  const kept = (row: AccountRow) => named.has(shardOf('account', row.id)) && row.status !== 'CLOSED';
+  await resealStatus(tx, eq(accounts.parentId, parentId), kept, status, now);
 }
 
 async function resealStatus(
   tx: Tx,
   where: SQL,
-  keep: (id: string) => boolean,
+  keep: (row: AccountRow) => boolean,
   status: AccountStatus,
   now: Date,
 ): Promise<void> {
   const rows = await tx.select().from(accounts).where(where).for('update');
-  for (const row of rows.filter((r) => keep(r.id))) {
+  for (const row of rows.filter(keep)) {
     if (!accountSealIntact(row, row)) throw new TamperDetected(row.id);
     const next = { ...row, status, version: row.version + 1n };
     await tx

@@ -49,10 +49,9 @@ interface Weighed {
  * stripe held makes it let go of everything and try again (closeStripeLockTriesMax, then LOCK_TIMEOUT, nothing
  * changed). Each stripe is read under its fence row (refuseFenced, before its lock, a posting's order; on the home
  * database after the home row's, so a wait there for a mover's fence write is one InnoDB sees whole, and a cycle it
- * breaks runs the close again: inTransaction). The decision
- * sees each row's buckets and what may still come back: payments and refunds in flight toward the account, a funder's
- * campaign legs in flight, sweeps in flight between its rows (the transaction subgraph's read model, each read after
- * the locks of the rows it concerns). The stripes' databases then commit, innermost first, and the home row's last: a
+ * breaks runs the close again: inTransaction). The decision sees each row's buckets and what may still come back:
+ * payments and refunds in flight toward the account, a funder's campaign legs in flight, sweeps in flight between its
+ * rows (the transaction subgraph's read model, each read after the locks of the rows it concerns). The stripes' databases then commit, innermost first, and the home row's last: a
  * database failing in between leaves the account ACTIVE (its home row) with some stripes CLOSED, which refuse payments
  * (a stripe is never reopened: setStripesStatus) and hold nothing, and a retried close completes it. Null when there
  * is no such account (or the id is a stripe's).

@@ -67,6 +67,12 @@ export async function changeStatus(
   id: string,
   action: StatusAction,
 ): Promise<Result<AccountView, StatusChangeRefusal>> {
+  if (action === 'close') {
+    // Who may close never changes (owner, type): one who may not is refused before the close locks every row.
+    const seen = await ctx.accounts.load(id);
+    const refused = seen ? mayChangeStatus(ctx.identity, seen, action) : null;
+    if (refused) return err(refused);
+  }
   const decide: StatusDecision<StatusRefusal | Forbidden> = (view, rows, inFlight) => {
     const refused = mayChangeStatus(ctx.identity, view, action);
     if (refused) return err(refused);

@@ -43,18 +43,20 @@ interface Weighed {
  * Closes an account with every row of it locked when it decides, so that no money reaches a row after the decision
  * judged it empty. The home row's lock first (waited for, as a payment from the account waits), then, on the home
  * database in the same transaction and on every other database its stripe directory names in a transaction of its own
- * (in database order), the stripes, each taken without waiting (NOWAIT): the close waits for one lock only, the first,
- * while it holds none, so no cycle of waits can pass through it — a posting holding a stripe (it locks rows of one
- * database only, in id order) is never kept waiting by a close that waits for it in turn, here or across databases; a
- * stripe held makes it let go of everything and try again (closeStripeLockTriesMax, then LOCK_TIMEOUT, nothing
- * changed). Each stripe is read under its fence row (refuseFenced, before its lock, a posting's order; on the home
- * database after the home row's, so a wait there for a mover's fence write is one InnoDB sees whole, and a cycle it
- * breaks runs the close again: inTransaction). The decision sees each row's buckets and what may still come back:
- * payments and refunds in flight toward the account, a funder's campaign legs in flight, sweeps in flight between its
- * rows (the transaction subgraph's read model, each read after the locks of the rows it concerns). The stripes' databases then commit, innermost first, and the home row's last: a
- * database failing in between leaves the account ACTIVE (its home row) with some stripes CLOSED, which refuse payments
- * (a stripe is never reopened: setStripesStatus) and hold nothing, and a retried close completes it. Null when there
- * is no such account (or the id is a stripe's).
+ * (in database order), the stripes, each taken without waiting (NOWAIT): of the account rows a posting locks, the close
+ * waits for one only, the first, while it holds none, so no cycle of waits through postings can pass through it — a
+ * posting holding a stripe (it locks rows of one database only, in id order) is never kept waiting by a close that
+ * waits for it in turn, here or across databases; a stripe held makes it let go of everything and try again
+ * (closeStripeLockTriesMax, then LOCK_TIMEOUT, nothing changed). Beyond its home row it waits only for fence rows, read
+ * shared, which only a shard move's fence write holds exclusively. Each stripe is read under its fence row
+ * (refuseFenced, before its lock, a posting's order; on the home database after the home row's, so a wait there for a
+ * mover's fence write is one InnoDB sees whole, and a cycle it breaks runs the close again: inTransaction). The
+ * decision sees each row's buckets and what may still come back: payments and refunds in flight toward the account, a
+ * funder's campaign legs in flight, sweeps in flight between its rows (the transaction subgraph's read model, each read
+ * after the locks of the rows it concerns). The stripes' databases then commit, innermost first, and the home row's
+ * last: a database failing in between leaves the account ACTIVE (its home row) with some stripes CLOSED, which refuse
+ * payments (a stripe is never reopened: setStripesStatus) and hold nothing, and a retried close completes it. Null when
+ * there is no such account (or the id is a stripe's).
  */
 export async function closeAccountRows<E>(
   shards: ShardSet,

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { and, eq, sql } from 'drizzle-orm';
 import { newId, shardOf, type LogicalShard } from '@paygraph/shared/ids';
-import { announceStripe, stripeIdOf } from '@paygraph/shared/ledger/index';
+import { announceStripe, setStripesStatus, stripeIdOf } from '@paygraph/shared/ledger/index';
+import { inTransaction } from '@paygraph/shared/shards/transaction';
 import { readAccounts, stripeFor } from '@paygraph/transaction/services/accounts';
 import { completeSweep, debitForSweep } from '@paygraph/transaction/services/sweep';
 import { transferOutbox } from '@paygraph/transaction/db/schema/transactions';
@@ -82,6 +83,10 @@ describe("a merchant's close and its stripes", () => {
       status: 'CLOSED',
     });
     expect([await statusOf(merchant), await statusOf(stripe)]).toEqual(['CLOSED', 'CLOSED']);
+    // An unfreeze that committed its home row before this close wrote its stripes after it: it reopens none.
+    const stripeShard = stack.shards.of('account', stripe);
+    await inTransaction(stripeShard, (tx) => setStripesStatus(tx, merchant, [logical], 'ACTIVE', new Date()));
+    expect(await statusOf(stripe)).toBe('CLOSED');
     const payerToken = await token(payerOwner, 'customer');
     const paid = await kit.pay(payerToken, { payer, payee: merchant, amount: '100' }, detailDocs.createPayment);
     expect(paid.data!.createPayment).toMatchObject({ __typename: 'AccountNotActive', accountId: merchant });

@@ -2,6 +2,7 @@ import { and, eq, inArray, or, sql } from 'drizzle-orm';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import type { Executor } from '@paygraph/shared/shards/transaction';
 import { heldHere } from '@paygraph/shared/control/index';
+import { onShard } from '@paygraph/shared/ledger/index';
 import { campaignCounts, paymentLegs, payments, refundLegs, refunds, sweeps } from '../db/schema/transactions';
 
 /**
@@ -69,8 +70,13 @@ export async function fundedMoneyInFlight(
     .from(campaignCounts)
     .where(eq(campaignCounts.fundingAccountId, accountId));
   if (!count || count.campaigns === 0) return 0n;
+  // A database that does not answer fails the close as SHARD_UNAVAILABLE (retryable), named by that database.
   const totals = await Promise.all(
-    shards.all.map((shard) => fundedLegsInFlightOn(shard === home ? homeTx : shard.db, accountId)),
+    shards.all.map((shard) =>
+      shard === home
+        ? fundedLegsInFlightOn(homeTx, accountId)
+        : onShard(shard, () => fundedLegsInFlightOn(shard.db, accountId)),
+    ),
   );
   return totals.reduce((sum, t) => sum + t, 0n);
 }

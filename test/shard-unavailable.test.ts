@@ -404,8 +404,13 @@ describe("a payment of many legs with one leg's shard down", () => {
   });
 });
 
-/** A gateway whose transaction subgraph accepts connections and never answers, for `work`; closed after. */
-async function withHungTransaction(work: (port: number, hungPort: number) => Promise<void>): Promise<void> {
+/**
+ * A gateway whose transaction subgraph accepts connections and never answers, for `work`; closed after, once the calls
+ * `work` left in flight have ended.
+ */
+async function withHungTransaction(
+  work: (port: number, hungPort: number) => Promise<ReadonlyArray<Promise<unknown>> | void>,
+): Promise<void> {
   const hung = http.createServer(() => {
     // Never answers.
   });
@@ -418,14 +423,17 @@ async function withHungTransaction(work: (port: number, hungPort: number) => Pro
     { security: testSecurityOptions() },
   );
   const port = await listen(gateway.http, 0, '127.0.0.1');
+  let inFlight: ReadonlyArray<Promise<unknown>> = [];
   try {
-    await work(port, hungPort);
+    inFlight = (await work(port, hungPort)) ?? [];
   } finally {
+    // The hung subgraph's connections first: calls still waiting on it then fail at once, and the gateway stops.
+    hung.closeAllConnections();
+    hung.close();
+    await Promise.allSettled(inFlight);
     gateway.http.closeAllConnections();
     gateway.http.close();
     await gateway.stop();
-    hung.closeAllConnections();
-    hung.close();
   }
 }
 
@@ -470,24 +478,37 @@ describe('a subgraph that does not answer', () => {
     });
   });
 
-  it('answers every call within the timeout when more wait than it has connections', async () => {
-    // Calls beyond subgraphConnectionsMax wait for a connection, where undici's headers timer had not started: the
-    // 65th was answered after two timeouts, and a steady stream of calls waited longer and longer.
+  it('answers a call waiting for a connection within its own limit, whatever the limits of the calls ahead', async () => {
+    // Every connection taken by a bulk createPayments (its limit bulkPaymentsTimeoutMs, 30 s), then deposits (5 s):
+    // undici starts a call's timers once it has a connection, so the deposits waited for the bulk calls' 30 s.
     await withHungTransaction(async (port) => {
       const operator = await token('operator', 'operator');
-      const deposit = () =>
-        gql(
-          `http://127.0.0.1:${port}/graphql`,
-          moneyDocs.deposit,
-          { input: { idempotencyKey: unique('dep-queued'), accountId: healthyPayee, amount: '1', currency: 'USD' } },
-          operator,
-        );
-      const calls = await Promise.all(Array.from({ length: subgraphConnectionsMax + 16 }, () => timed(deposit)));
-      const slowest = Math.max(...calls.map((c) => c.ms));
-      console.log(`${calls.length} calls to a hung subgraph: the slowest answered after ${Math.round(slowest)} ms`);
+      const url = `http://127.0.0.1:${port}/graphql`;
+      const input = () => ({ idempotencyKey: unique('queued'), accountId: healthyPayee, amount: '1', currency: 'USD' });
+      const bulkDoc = `mutation Bulk($inputs: [CreatePaymentInput!]!) { createPayments(inputs: $inputs) { __typename } }`;
+      const payment = () => ({
+        idempotencyKey: unique('queued-bulk'),
+        payerAccountId: healthyPayer,
+        payeeAccountId: healthyPayee,
+        amount: '1',
+        currency: 'USD',
+      });
+      const bulk = Array.from({ length: subgraphConnectionsMax }, () =>
+        gql(url, bulkDoc, { inputs: [payment()] }, operator),
+      );
+      // The bulk calls first, on every connection.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const deposits = await Promise.all(
+        Array.from({ length: 16 }, () => timed(() => gql(url, moneyDocs.deposit, { input: input() }, operator))),
+      );
+      const slowest = Math.max(...deposits.map((c) => c.ms));
+      console.log(
+        `16 calls queued behind ${bulk.length} bulk calls to a hung subgraph: the slowest took ${Math.round(slowest)} ms`,
+      );
       expect(slowest).toBeLessThan(subgraphRequestTimeoutMs + 2_000);
-      for (const { result } of calls)
+      for (const { result } of deposits)
         expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'SUBGRAPH_UNAVAILABLE', retryable: true });
+      return bulk;
     });
   });
 });

@@ -50,11 +50,14 @@ export class SubgraphClient {
     const { [subgraphTimeoutHeader]: timeout, ...headers } = init.headers ?? {};
     const asked = timeout === undefined ? NaN : Number(timeout);
     const timeoutMs = Number.isSafeInteger(asked) && asked > 0 ? asked : undefined;
-    const signal = this.deadlineUnlessFree(
-      timeoutMs ?? subgraphRequestTimeoutMs,
-      init.signal as AbortSignal | undefined,
-    );
-    const answer = await this.pool.request({
+    // Waiting for a connection (none free): undici's timers start only once the call has one, and its signal, aborted
+    // meanwhile, is read only then; the call waited for the calls ahead, however long their own limits (a bulk
+    // createPayments 30 s, an import 120 s). Such a call ends at its own limit whatever: aborted, so it is never sent
+    // late. Only such a call, since a controller costs 1-3 µs of CPU (measured alone) and a free connection's call is
+    // bounded by undici's timers already.
+    const queued = this.pool.stats.free === 0 ? new AbortController() : undefined;
+    const signal = signalOf(init.signal as AbortSignal | undefined, queued?.signal);
+    const call = this.pool.request({
       path: this.pathTo(target),
       method: init.method ?? 'GET',
       headers,
@@ -62,21 +65,9 @@ export class SubgraphClient {
       body: init.body ?? null,
       ...(signal ? { signal } : {}),
     });
+    const answer = queued ? await withinLimit(call, queued, timeoutMs ?? subgraphRequestTimeoutMs) : await call;
     const text = await answer.body.text();
     return new SubgraphResponse(target, answer.statusCode, answer.statusText, headersOf(answer.headers), text);
-  }
-
-  /**
-   * undici's headers timer starts once a request has a connection: one that waits for a connection (every one busy,
-   * as behind a subgraph that does not answer, or being made) had no bound, and the 65th call to a hung subgraph was
-   * answered after two timeouts, the next after three. A call made while no connection is free gets a deadline for
-   * the whole call; only such a call, since a timed signal costs 5–9 µs of CPU (measured alone), ≈ 3% of the gateway's
-   * CPU a payment.
-   */
-  private deadlineUnlessFree(limitMs: number, asked: AbortSignal | undefined): AbortSignal | undefined {
-    if (this.pool.stats.free > 0) return asked;
-    const deadline = AbortSignal.timeout(limitMs);
-    return asked ? AbortSignal.any([asked, deadline]) : deadline;
   }
 
   /** The pool holds connections to one origin: a URL elsewhere is a wiring mistake, not a request. */
@@ -90,6 +81,33 @@ export class SubgraphClient {
 
 function pathOf(url: URL): string {
   return `${url.pathname}${url.search}`;
+}
+
+/** The caller's signal and the deadline's, as one (a caller's is never given today: Apollo's data source sends none). */
+function signalOf(asked: AbortSignal | undefined, deadline: AbortSignal | undefined): AbortSignal | undefined {
+  if (asked && deadline) return AbortSignal.any([asked, deadline]);
+  return asked ?? deadline;
+}
+
+/**
+ * The call's answer (its headers), or a failure once `limitMs` has passed, the call then aborted (a call still waiting
+ * for a connection is never sent). The timer is cleared once the answer's headers came: its body has undici's timer.
+ */
+async function withinLimit<T>(call: Promise<T>, controller: AbortController, limitMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      reject(new Error(`no answer within ${limitMs} ms (the call waited for a connection)`));
+    }, limitMs);
+  });
+  try {
+    return await Promise.race([call, expired]);
+  } finally {
+    clearTimeout(timer);
+    // Given up on: its own failure, later (aborted when a connection takes it), is expected.
+    call.catch(() => undefined);
+  }
 }
 
 function headersOf(raw: IncomingHttpHeaders): PlainHeaders {

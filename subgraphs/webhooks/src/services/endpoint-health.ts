@@ -1,6 +1,6 @@
 import { log } from '@paygraph/shared/log';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
-import type { DrizzleTx } from '@paygraph/shared/shards/transaction';
+import { LockTimeout, type DrizzleTx } from '@paygraph/shared/shards/transaction';
 import { isShardUnreachable } from '@paygraph/shared/shards/unavailable';
 import { disableEndpoint, markEndpointFailing, markEndpointHealthy } from '../db/endpoints';
 import type { EndpointDirectory, KnownEndpoint } from './endpoint-directory';
@@ -21,12 +21,13 @@ const leftForLater = Symbol('left for a later pass');
  * (underEndpointFence), on the database the map places it: made on a fenced source after the mover's copy read the row,
  * it would be lost at the target (its clock, or its disabling: the target sending again) or leave the two sides unlike
  * (the move's verify refuses, the range stays fenced). Not open there, fenced by the map, or its database away (the
- * endpoint's row lives on its owner's, its streams on their accounts'): nothing written, nothing thrown
- * (`leftForLater`, logged), and the write is left for a later pass: the endpoint's next failed or successful attempt
- * marks it again, the next refresh disables it again (failing too long), and its next attempt meets 410 again. The
- * attempt's own write (its delivery's status and next time, under its stream's fence) does not wait for it: thrown, it
- * was lost, and the stream sent the same event again at every pass, past the back-off, while the endpoint's database
- * was away.
+ * endpoint's row lives on its owner's, its streams on their accounts'), or its row held past the lock wait: nothing
+ * written, nothing thrown (`leftForLater`, logged), and the write is left for a later pass: the endpoint's next failed
+ * or successful attempt marks it again, the next refresh disables it again (failing too long), and its next attempt
+ * meets 410 again. The attempt's own write (its delivery's status and next time, under its stream's fence) does not
+ * wait for it: thrown, it was lost, and the stream sent the same event again at every pass, past the back-off, while
+ * the endpoint's database was away. A write whose COMMIT's answer was lost (unreachable then) may have been made: the
+ * view catches up at the directory's next refresh.
  */
 async function endpointWrite<T>(
   shards: ShardSet,
@@ -36,8 +37,8 @@ async function endpointWrite<T>(
   try {
     return await underEndpointFence(shards.of('webhookEndpoint', endpointId), endpointId, write);
   } catch (error) {
-    // A fence (FencedWrite) is a ShardUnavailable too.
-    if (!isShardUnreachable(error)) throw error;
+    // A fence (FencedWrite) is a ShardUnavailable too; the row held elsewhere past the lock wait is left the same way.
+    if (!isShardUnreachable(error) && !(error instanceof LockTimeout)) throw error;
     log().info({ err: error, endpointId }, 'webhooks: endpoint write left for a later pass (fenced, or away)');
     return leftForLater;
   }

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import mysql from 'mysql2/promise';
 import { randomBytes } from 'node:crypto';
 import { idSuffix, newId, toLogicalShard } from '@paygraph/shared/ids';
 import { unique } from '../../../../test/support/env';
@@ -251,6 +252,21 @@ describe("the dispatcher's writes of an endpoint's row, and a fence on its datab
     } finally {
       await away.close();
     }
+  });
+
+  it("leaves the writes for a later pass, throwing nothing, while another transaction holds the endpoint's row", async () => {
+    const { id, directory, view } = await known();
+    const other = await mysql.createConnection({ uri: shards.topology.urls[shard.index]! });
+    try {
+      await other.query('BEGIN');
+      await other.query('SELECT id FROM webhook_endpoints WHERE id = ? FOR UPDATE', [id]);
+      await markFailing(shards, directory, view(), new Date());
+      expect(view().row.failingSince).toBeNull();
+    } finally {
+      await other.query('ROLLBACK');
+      await other.end();
+    }
+    expect((await stored(id)).failingSince).toBeNull();
   });
 
   it('leaves an endpoint enabled and its queue open while its logical shard is fenced there, disabled once open', async () => {

@@ -41,6 +41,11 @@ export interface AuditInput {
   operationName: string | null;
   rootFields: readonly { name: string; responseKey: string }[];
   money: readonly MoneyAction[];
+  /**
+   * Whether the operation reached a subgraph, so money may have moved: an answer with data, or a call the express lane
+   * made before handing the request on (context.ts prefetched), whose answer may then be refused by a check made again.
+   */
+  ran: boolean;
   httpStatus: number | null;
   data: Record<string, unknown> | null | undefined;
   errors: readonly GraphQLFormattedError[] | undefined;
@@ -110,8 +115,8 @@ export function auditRecordOf(input: AuditInput): AuditRecord | null {
   const denied = errorCodes.filter((c) => (deniedCodes as readonly string[]).includes(c));
   const mutation = input.operationType === 'mutation';
   if (!mutation && denied.length === 0) return null;
-  // No data: refused before execution, nothing moved (a request error); its actions are listed up to a bound.
-  const listed = input.data === undefined ? input.money.slice(0, auditUnexecutedMoneyActionsMax) : input.money;
+  // Refused before it ran, nothing moved: its actions are listed up to a bound.
+  const listed = input.ran ? input.money : input.money.slice(0, auditUnexecutedMoneyActionsMax);
   const results: AuditRecord['outcome']['results'] = {};
   for (const field of input.rootFields) {
     const value = input.data?.[field.responseKey];

@@ -290,6 +290,7 @@ export function answeredAuditInput(
     operationName: operation.name?.value ?? null,
     rootFields: fields,
     money: moneyActionsOf(operation, fields),
+    ran: facts.data !== undefined || contextValue.prefetched !== undefined,
     httpStatus: facts.httpStatus,
     data: facts.data,
     errors: facts.errors,

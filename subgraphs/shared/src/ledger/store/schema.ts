@@ -175,8 +175,9 @@ export const postingRejections = mysqlTable('posting_rejections', {
    * (scripts/lib/move-tables.ts): the refused posting's id (never written), so a refusal goes where
    * its posting would have gone and a replay after a move meets it there. The key cannot place it
    * (`<payment>:credit` is decided on the payee's logical shard). A refusal kept before the column
-   * holds its key here when the key is a movement's id (migration 0016: a first half, whose posting
-   * is named beside it), else '' and is not moved.
+   * holds '' and is not moved (migration 0016 guesses no anchor: a refusal an earlier move left on
+   * its source would then count as a row of a range that database no longer holds, and a move of
+   * that range back there would be refused).
    */
   anchorId: varchar('anchor_id', { length: 33 }).notNull().default(''),
   code: varchar('code', { length: 40 }).notNull(),

@@ -229,6 +229,18 @@ export const persistedQueryTtlSeconds = 86_400;
  * few hundred bytes; anything past this is dropped.
  */
 export const uploadAnswerBytesMax = 4_096;
+/**
+ * How long an upload may go without a byte either way between the gateway and the settlement subgraph (statement-
+ * uploads.ts) before it is cut and answered 503 SUBGRAPH_UNAVAILABLE, retryable: without it a hung settlement process
+ * held the client and the gateway's socket for ever once the body had all arrived (Node's requestTimeout stops
+ * counting then). The subgraph stores the body as it arrives, one uploadChunkBytesMax (1 MiB) piece at a time, each
+ * statement bounded by shardStatementTimeoutMs (4 s), so it is silent only while it writes a piece and, after the last
+ * byte, while it writes what the sockets' buffers still hold (a few MiB) and completes the upload: 100 MiB were stored
+ * in 1.4 s (npm run bench:statements), so a healthy subgraph is silent for well under a second, a few seconds when a
+ * piece waits for a lock; 30 s leaves room for several such pieces on a loaded machine. A sender silent this long
+ * mid-body is cut too, with the same retryable answer: it holds one of settlement's uploadsInFlightMax (4).
+ */
+export const uploadSubgraphIdleTimeoutMs = 30_000;
 
 /**
  * The express lane's parsed and routed documents (pass-through/express-lane.ts): manifest entries only, by operation

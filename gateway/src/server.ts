@@ -64,7 +64,7 @@ import {
   upstreamReconnectDelayMs,
 } from './limits';
 import { clientDeviceIdCharsMax, clientUserAgentCharsMax } from '@paygraph/shared/limits';
-import { statementUploadRoute, uploadTargetOf } from './statement-uploads';
+import { statementUploadRoute, uploadTargetOf, type UploadLimits } from './statement-uploads';
 import { statementUploadsPath } from '@paygraph/shared/server/http';
 
 /** Where each subgraph of the supergraph is, by name. */
@@ -248,6 +248,8 @@ export interface GatewayOptions {
    * process (persisted-queries.ts).
    */
   persistedQueries?: { redisUrl: string | null; keyPrefix?: string };
+  /** How long a statement upload waits for the settlement subgraph (statement-uploads.ts); limits.ts when absent. */
+  uploads?: Partial<UploadLimits>;
 }
 
 export const defaultSubscriptionLimits: SubscriptionLimits = {
@@ -351,7 +353,7 @@ export async function createGateway(
     routes: {
       ...explorerPage.routes,
       ...serviceRoutes('gateway', () => gatewayReadiness(urls), metrics),
-      [statementUploadsPath]: statementUploadRoute(tokens, uploadTarget(urls, trusts), metrics),
+      [statementUploadsPath]: statementUploadRoute(tokens, uploadTarget(urls, trusts), metrics, options.uploads),
     },
   });
   holdBodiesUntilAsked(http);

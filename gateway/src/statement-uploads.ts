@@ -9,7 +9,7 @@ import { drainBody, sendJson, statementUploadsPath, type RouteHandler } from '@p
 import { injectTraceContext } from '@paygraph/shared/tracing';
 import { buildContext, type GatewayContext } from './context';
 import { identityTokenFor } from './identity-tokens';
-import { uploadAnswerBytesMax } from './limits';
+import { subgraphConnectTimeoutMs, uploadAnswerBytesMax, uploadSubgraphIdleTimeoutMs } from './limits';
 import type { Metrics, UploadOutcome } from './metrics';
 
 /**
@@ -32,6 +32,17 @@ export interface UploadTarget {
   trust: SubgraphTrust;
 }
 
+/** How long an upload waits for the settlement subgraph: its connection, then any byte either way (limits.ts). */
+export interface UploadLimits {
+  connectTimeoutMs: number;
+  idleTimeoutMs: number;
+}
+
+export const defaultUploadLimits: UploadLimits = {
+  connectTimeoutMs: subgraphConnectTimeoutMs,
+  idleTimeoutMs: uploadSubgraphIdleTimeoutMs,
+};
+
 /** The settlement subgraph's upload URL, beside its GraphQL URL. */
 export function uploadTargetOf(settlementGraphqlUrl: string, trust: SubgraphTrust): UploadTarget {
   return { url: new URL(statementUploadsPath, settlementGraphqlUrl).toString(), trust };
@@ -42,7 +53,13 @@ function mayUploadStatements(identity: Identity): boolean {
   return readsEveryAccount(identity);
 }
 
-export function statementUploadRoute(tokens: TokenSettings, target: UploadTarget, metrics: Metrics): RouteHandler {
+export function statementUploadRoute(
+  tokens: TokenSettings,
+  target: UploadTarget,
+  metrics: Metrics,
+  given: Partial<UploadLimits> = {},
+): RouteHandler {
+  const limits: UploadLimits = { ...defaultUploadLimits, ...given };
   return async (req, res) => {
     const refuse = (status: number, code: string, message: string, headers: Record<string, string> = {}) => {
       metrics.recordUpload(outcomeOf(status));
@@ -63,7 +80,7 @@ export function statementUploadRoute(tokens: TokenSettings, target: UploadTarget
     const headers = await upstreamHeaders(context, target, declaredBytes);
     // Only now may the client send its body.
     if (req.headers.expect?.toLowerCase() === '100-continue') res.writeContinue();
-    const outcome = await forward(req, res, target, headers, metrics);
+    const outcome = await forward(req, res, { target, headers, limits }, metrics);
     metrics.recordUpload(outcome);
   };
 }
@@ -121,16 +138,23 @@ async function upstreamHeaders(
  * Pipes the body to the subgraph and relays its answer; answers how the upload ended. The subgraph may answer before
  * the body has all arrived (a refusal: over the limit, over the operator's quota): the client's body then stops being
  * forwarded, and what it still sends is drained for a moment (drainBody) so that it reads the answer, not a reset.
+ * A subgraph that does not connect within limits.connectTimeoutMs, or goes limits.idleTimeoutMs without a byte either
+ * way (hung, or a link gone silent), is answered as one that failed: 503 SUBGRAPH_UNAVAILABLE, retryable.
  */
 function forward(
   req: http.IncomingMessage,
   res: http.ServerResponse,
-  target: UploadTarget,
-  headers: Record<string, string>,
+  call: { target: UploadTarget; headers: Record<string, string>; limits: UploadLimits },
   metrics: Metrics,
 ): Promise<UploadOutcome> {
   return new Promise((resolve) => {
-    const upstream = http.request(target.url, { method: 'POST', headers, agent: false });
+    const { target, headers, limits } = call;
+    // `timeout` counts while the connection is made; setTimeout replaces it once it is made (Node's documented order).
+    const options = { method: 'POST', headers, agent: false, timeout: limits.connectTimeoutMs };
+    const upstream = http.request(target.url, options);
+    upstream.setTimeout(limits.idleTimeoutMs, () =>
+      upstream.destroy(new Error('the settlement subgraph did not connect or answer in time')),
+    );
     const counter = new ByteCounter(uploadBytesMax, (bytes) => metrics.recordUploadBytes(bytes));
     req.pipe(counter).pipe(upstream);
     // Past the limit the client's body is no longer read: its socket's buffer fills and TCP holds the sender.
@@ -150,7 +174,9 @@ function forward(
     });
     upstream.once('error', () => {
       if (answered) return;
-      if (!res.headersSent && !req.destroyed) {
+      // The client's socket, not req: a request whose body has all been read is destroyed (Node's autoDestroy), and
+      // its client, still waiting, was left without an answer.
+      if (!res.headersSent && !req.socket.destroyed) {
         sendJson(res, 503, {
           error: { code: 'SUBGRAPH_UNAVAILABLE', message: 'the settlement service did not answer: retry the upload' },
         });

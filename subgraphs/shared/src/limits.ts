@@ -381,6 +381,17 @@ export const subscriptionKeepAliveMsDefault = 12_000;
 export const redisPublishesInFlightMax = 10_000;
 /** The pause before reconnecting to Redis. */
 export const redisReconnectDelayMs = 500;
+/**
+ * Every Redis connection (events/redis-pubsub.ts connectRedis) sends a PING this often, and one not answered within
+ * redisPingTimeoutMs is destroyed and made anew: a connection that died silently (a failover that sent no reset, a
+ * link gone) is noticed within about 10 s. Without it a subscriber, which only listens, heard nothing for about 2 h
+ * (the OS's TCP keepalive) while its streams fell back to the 1 s safety poll, and the publisher's unanswered hints
+ * filled redisPublishesInFlightMax. A shorter TCP keepalive would not do: a proxy or load balancer in front of Redis
+ * answers its probes itself. A healthy Redis answers a PING in well under a millisecond; the timeout leaves room for
+ * a fork or a slow command holding it for a moment.
+ */
+export const redisPingIntervalMs = 5_000;
+export const redisPingTimeoutMs = 5_000;
 
 /**
  * Trust between the gateway and the subgraphs (subgraphs/shared/src/gateway-trust.ts). The

@@ -1,5 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
-import { redisPublishesInFlightMax, redisReconnectDelayMs } from '../limits';
+import { redisPingIntervalMs, redisPingTimeoutMs, redisPublishesInFlightMax, redisReconnectDelayMs } from '../limits';
 import { log } from '../log';
 
 /**
@@ -8,7 +8,8 @@ import { log } from '../log';
  * lives; while it is not connected its commands are refused at once rather than queued
  * (enableOfflineQueue off): hints are never the truth, the ledger tables are, so a hint that
  * cannot be sent is dropped and the subscribers' safety poll covers it; a rate limit that
- * cannot ask Redis decides in memory.
+ * cannot ask Redis decides in memory. A connection that died silently is noticed by its PINGs
+ * (watchLiveness) and made anew.
  */
 export function connectRedis(url: string, purpose: string, options: RedisOptions = {}): Redis {
   const client = new Redis(url, {
@@ -29,7 +30,34 @@ export function connectRedis(url: string, purpose: string, options: RedisOptions
   client.on('ready', () => {
     reported = false;
   });
+  watchLiveness(client);
   return client;
+}
+
+/**
+ * Sends a PING every redisPingIntervalMs while the client is ready, and destroys the connection it went on when not a
+ * byte has come back on it within redisPingTimeoutMs; likewise a connection whose handshake (ioredis's ready check)
+ * is unanswered that long. ioredis then reconnects, and a subscriber subscribes anew. Any byte counts, a message or a
+ * late reply too (a PING's promise may be failed by commandTimeout while the connection lives). The timers hold the
+ * connection of their time, so a late one never cuts its successor; the PINGs stop when the client ends.
+ */
+function watchLiveness(client: Redis): void {
+  const cutUnless = (stream: Redis['stream'], heard: () => boolean, what: string) =>
+    setTimeout(() => {
+      if (!heard()) stream.destroy(new Error(`${what} not answered within ${redisPingTimeoutMs} ms: reconnecting`));
+    }, redisPingTimeoutMs).unref();
+  const pings = setInterval(() => {
+    if (client.status !== 'ready') return;
+    const stream = client.stream;
+    const bytesBefore = stream.bytesRead;
+    client.ping().catch(() => {});
+    cutUnless(stream, () => stream.bytesRead > bytesBefore, 'a PING');
+  }, redisPingIntervalMs).unref();
+  client.on('connect', () => {
+    const stream = client.stream;
+    cutUnless(stream, () => client.stream !== stream || client.status !== 'connect', 'the handshake');
+  });
+  client.once('end', () => clearInterval(pings));
 }
 
 /** QUIT when connected (what was sent still goes out), otherwise just stop reconnecting. */

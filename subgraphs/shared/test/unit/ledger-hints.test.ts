@@ -3,8 +3,10 @@ import { newId, toLogicalShard } from '@paygraph/shared/ids';
 import type { EntryDraft } from '@paygraph/shared/ledger/index';
 import { decodeHints, encodeHints, ledgerHintChannel } from '@paygraph/shared/events/ledger-hints';
 import { createRedisPublisher, createRedisSubscriber } from '@paygraph/shared/events/redis-pubsub';
+import { redisPingIntervalMs, redisPingTimeoutMs, redisReconnectDelayMs } from '@paygraph/shared/limits';
 import { testRedisUrl, unique } from '../../../../test/support/env';
 import { freePort } from '../../../../scripts/lib/free-port';
+import { startTcpProxy, throughProxy } from '../../../../test/support/tcp-proxy';
 
 const a = newId('account', toLogicalShard(3));
 const b = newId('account', toLogicalShard(50));
@@ -85,6 +87,42 @@ describe('Redis pub/sub (ioredis)', () => {
       await publisher.close();
     }
   });
+
+  it('notices a connection gone silent within its PINGs, and subscribes anew once Redis is reachable again', async () => {
+    // A proxy that stops forwarding without closing anything, as a failover that sends no reset, or a link gone. Before
+    // the PINGs (limits.ts redisPingIntervalMs) the subscriber, which only listens, never noticed: no new connection.
+    const url = testRedisUrl();
+    const redis = new URL(url);
+    const proxy = await startTcpProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
+    const channel = unique('paygraph-test-hints');
+    const received: string[] = [];
+    let subscriptions = 0;
+    const subscriber = createRedisSubscriber(
+      throughProxy(url, proxy),
+      channel,
+      (message) => received.push(message),
+      () => void (subscriptions += 1),
+    );
+    const publisher = createRedisPublisher(url);
+    const noticedWithinMs = redisPingIntervalMs + redisPingTimeoutMs + redisReconnectDelayMs + 2_000;
+    try {
+      await publisher.ready();
+      await expect.poll(() => subscriptions, { timeout: 5_000 }).toBe(1);
+      proxy.setMode('blackhole');
+      const connections = proxy.accepted;
+      // It gave the silent connection up and is making a new one.
+      await expect.poll(() => proxy.accepted, { timeout: noticedWithinMs, interval: 50 }).toBeGreaterThan(connections);
+      proxy.setMode('pass');
+      await expect.poll(() => subscriptions, { timeout: redisPingTimeoutMs + 3_000 }).toBeGreaterThan(1);
+      expect(publisher.publish(channel, 'after')).toBe(true);
+      await expect.poll(() => received, { timeout: 5_000 }).toContain('after');
+    } finally {
+      // The proxy first: a QUIT on a connection it holds silent would wait for ever.
+      await proxy.close();
+      await publisher.close();
+      await subscriber.close();
+    }
+  }, 60_000);
 
   it('drops a hint at once while Redis does not answer, instead of queueing it', async () => {
     const publisher = createRedisPublisher(`redis://127.0.0.1:${await freePort()}`);

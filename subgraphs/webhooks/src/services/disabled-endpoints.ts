@@ -1,4 +1,5 @@
 import type { ShardSet } from '@paygraph/shared/shards/pool';
+import { isShardUnreachable } from '@paygraph/shared/shards/unavailable';
 import { failPendingOfEndpoint } from '../db/deliveries';
 import { deleteStreamsOf } from '../db/streams';
 import { underOpenFences } from './writable-here';
@@ -21,10 +22,12 @@ export function disabledError(reason: string): string {
  * shard, and a close made on a fenced source after the copy read them would be lost at the target, where the queue
  * would stay open. A range not open is left as it is; the dispatcher closes the endpoint's queues again at every
  * refresh for disabledSweepMs (thirty times the longest fence, shardMoveFenceMsMax), on the side the map then places
- * that range.
+ * that range. A database away does not keep the others' open: every reachable one is closed first, then the first
+ * unreachable failure is thrown (isShardUnreachable), for the caller to close again later; anything else is a bug,
+ * thrown before it.
  */
 export async function closeEndpointQueues(shards: ShardSet, endpointId: string, reason: string): Promise<number> {
-  const counts = await Promise.all(
+  const answers = await Promise.allSettled(
     shards.all.map((shard) =>
       underOpenFences(shard, async (tx, leftOut) => {
         const failed = await failPendingOfEndpoint(tx, endpointId, disabledError(reason), leftOut);
@@ -33,5 +36,9 @@ export async function closeEndpointQueues(shards: ShardSet, endpointId: string, 
       }),
     ),
   );
-  return counts.reduce((a, b) => a + b, 0);
+  const failures = answers.flatMap((answer) => (answer.status === 'rejected' ? [answer.reason as unknown] : []));
+  const bug = failures.find((error) => !isShardUnreachable(error));
+  if (bug !== undefined) throw bug;
+  if (failures.length > 0) throw failures[0];
+  return answers.reduce((sum, answer) => sum + (answer.status === 'fulfilled' ? answer.value : 0), 0);
 }

@@ -4,6 +4,7 @@ import { assert } from '@paygraph/shared/result';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { inTransaction } from '@paygraph/shared/shards/transaction';
 import { deleteInBatches, startWorker, type Worker } from '@paygraph/shared/worker';
+import { isShardUnreachable } from '@paygraph/shared/shards/unavailable';
 import { decodeHints, ledgerHintChannel } from '@paygraph/shared/events/ledger-hints';
 import { createRedisSubscriber, type RedisSubscriber } from '@paygraph/shared/events/redis-pubsub';
 import {
@@ -683,6 +684,8 @@ export class Dispatcher {
       .enabledIds()
       .map((id) => this.directory.get(id)!)
       .filter((e) => failingTooLong(e.row.failingSince, now, this.options.disableAfterFailingMs));
+    // One at a time, each whole: a database away leaves that endpoint's writes for later and throws nothing
+    // (endpoint-health.ts), so the scans below run whatever it is.
     for (const endpoint of failing) {
       const reason = `every attempt failed since ${endpoint.row.failingSince!.toISOString()}`;
       await disableByDispatcher(this.shards, this.directory, endpoint, reason, now);
@@ -713,7 +716,9 @@ export class Dispatcher {
   /**
    * Closes the queues of disabled endpoints (disabled-endpoints.ts): each once per process (a
    * crash after disabling left them open), and again at every refresh for disabledSweepMs after
-   * it was disabled, when an attempt in flight then may have written a retry since.
+   * it was disabled, when an attempt in flight then may have written a retry since. A database away leaves the
+   * endpoint not closed (its queues on the others are), so the next refresh closes it again; thrown, it ended the
+   * refresh before its scans, and failed refunds and verified links waited on every database for the whole outage.
    */
   private async closeDisabled(now: Date): Promise<number> {
     const due = this.directory
@@ -721,8 +726,14 @@ export class Dispatcher {
       .filter((e) => !this.closed.has(e.row.id) || now.getTime() - e.row.updatedAt.getTime() < disabledSweepMs);
     let failed = 0;
     for (const endpoint of due) {
-      failed += await closeEndpointQueues(this.shards, endpoint.row.id, endpoint.row.disabledReason ?? 'disabled');
-      this.closed.add(endpoint.row.id);
+      const endpointId = endpoint.row.id;
+      try {
+        failed += await closeEndpointQueues(this.shards, endpointId, endpoint.row.disabledReason ?? 'disabled');
+        this.closed.add(endpointId);
+      } catch (error) {
+        if (!isShardUnreachable(error)) throw error;
+        log().warn({ err: error, endpointId }, "webhooks: a disabled endpoint's queues left for the next refresh");
+      }
     }
     return failed;
   }

@@ -67,7 +67,7 @@ export async function markHealthy(shards: ShardSet, directory: View, endpoint: K
  * closeDisabled, running beside the streams, could close the queues of an endpoint still ENABLED (its PENDING deliveries
  * FAILED), and a put-back of the view could undo another stream's disabling. A stream in flight meanwhile may send once
  * more (the receiver answers 410 again). Refused by a fence, or its database away: the view as it was, nothing written,
- * false.
+ * false. Disabled, with a database of its streams away: true, and its queues there closed by a later refresh.
  */
 export async function disableByDispatcher(
   shards: ShardSet,
@@ -83,6 +83,11 @@ export async function disableByDispatcher(
   directory.update(id, { status: 'DISABLED', disabledReason: reason, updatedAt: now });
   if (!disabled) return false;
   log().warn({ endpointId: id, reason }, 'webhooks: endpoint disabled');
-  await closeEndpointQueues(shards, id, reason);
+  // A database of its streams away: disabled all the same (its streams stop), the queues there left to the refresh
+  // worker's closeDisabled, which closes a disabled endpoint's queues until it has closed them everywhere once.
+  await closeEndpointQueues(shards, id, reason).catch((error: unknown) => {
+    if (!isShardUnreachable(error)) throw error;
+    log().warn({ err: error, endpointId: id }, "webhooks: a disabled endpoint's queues left for the next refresh");
+  });
   return true;
 }

@@ -1,4 +1,6 @@
 import { log } from './log';
+import type { Shard } from './shards/pool';
+import { isShardUnreachable } from './shards/unavailable';
 
 /**
  * A background worker of a subgraph process (the outbox relay, hold expiry, idempotency-key
@@ -106,4 +108,31 @@ export async function deleteInBatches(
     if (n < batchSizeMax) break;
   }
   return deleted;
+}
+
+/**
+ * A pass over several databases at once (the relay, hold expiry, the link feed's poll, the webhook purges): each
+ * database's tick runs beside the others', and the pass ends only once every one has ended. With Promise.all a database
+ * that failed fast ended the pass while the others' ticks still ran, unawaited, and the next pass overlapped them
+ * (startWorker: passes never overlap). A database away (isShardUnreachable) is logged and counts nothing: the others'
+ * work is done, and the next pass tries it again. Anything else is a bug, thrown once all have ended. Answers the sum.
+ * A slow database still delays the others' next pass; the webhook dispatcher runs a worker per database instead.
+ */
+export async function passOverDatabases(
+  name: string,
+  databases: readonly Shard[],
+  tick: (shard: Shard) => Promise<number>,
+): Promise<number> {
+  const answers = await Promise.allSettled(databases.map((shard) => tick(shard)));
+  let handled = 0;
+  const bugs: unknown[] = [];
+  answers.forEach((answer, i) => {
+    if (answer.status === 'fulfilled') handled += answer.value;
+    else if (!isShardUnreachable(answer.reason)) bugs.push(answer.reason);
+    else
+      log().warn({ err: answer.reason, shard: databases[i]!.name }, `${name}: a database away, left for the next pass`);
+  });
+  for (const bug of bugs.slice(1)) log().error({ err: bug }, `${name} pass failed on another database too`);
+  if (bugs.length > 0) throw bugs[0];
+  return handled;
 }

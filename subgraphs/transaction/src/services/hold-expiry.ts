@@ -1,4 +1,4 @@
-import { startWorker, type Worker } from '@paygraph/shared/worker';
+import { passOverDatabases, startWorker, type Worker } from '@paygraph/shared/worker';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { inTransaction } from '@paygraph/shared/shards/transaction';
 import { newId, shardOf } from '@paygraph/shared/ids';
@@ -42,7 +42,7 @@ export function startHoldExpiry(shards: ShardSet, intervalMs: number, now: () =>
   return startWorker({
     name: 'hold expiry',
     intervalMs,
-    pass: async () =>
-      (await Promise.all(shards.all.map((s) => expireDueHolds(shards, s, now)))).reduce((a, b) => a + b, 0),
+    // Every database's batches ended before the pass does (worker.ts passOverDatabases): a database away ends none early.
+    pass: () => passOverDatabases('hold expiry', shards.all, (s) => expireDueHolds(shards, s, now)),
   });
 }

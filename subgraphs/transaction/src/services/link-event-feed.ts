@@ -1,6 +1,6 @@
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { abortError } from '@paygraph/shared/streams/abortable';
-import { startWorker, type Worker } from '@paygraph/shared/worker';
+import { passOverDatabases, startWorker, type Worker } from '@paygraph/shared/worker';
 import { groupBy } from '@paygraph/shared/collections';
 import { headsOf } from '../db/link-events';
 import { ownerLinkShard } from '../domain/external-accounts';
@@ -98,25 +98,28 @@ export class LinkEventFeed {
     };
   }
 
-  /** Reads the heads of every followed owner, a statement per database and page of owners, and wakes those moved. */
+  /**
+   * Reads the heads of every followed owner, a statement per database and page of owners, and wakes those moved. Every
+   * database's reads end before the poll does (worker.ts passOverDatabases): a database away delays its owners' streams
+   * only, and the next poll never overlaps this one's reads.
+   */
   private async poll(): Promise<number> {
     if (this.owners.size === 0) return 0;
     this.polls += 1;
     const byShard = groupBy([...this.owners.values()], (o) => o.shard);
-    let moved = 0;
-    await Promise.all(
-      [...byShard].map(async ([shard, owners]) => {
-        for (let i = 0; i < owners.length; i += linkEventHeadsReadMax) {
-          const page = owners.slice(i, i + linkEventHeadsReadMax);
-          const heads = await headsOf(
-            shard.db,
-            page.map((o) => o.ownerId),
-          );
-          for (const owner of page) if (this.learn(owner, heads.get(owner.ownerId) ?? 0n)) moved += 1;
-        }
-      }),
-    );
-    return moved;
+    return passOverDatabases('link event feed poll', [...byShard.keys()], async (shard) => {
+      const owners = byShard.get(shard)!;
+      let moved = 0;
+      for (let i = 0; i < owners.length; i += linkEventHeadsReadMax) {
+        const page = owners.slice(i, i + linkEventHeadsReadMax);
+        const heads = await headsOf(
+          shard.db,
+          page.map((o) => o.ownerId),
+        );
+        for (const owner of page) if (this.learn(owner, heads.get(owner.ownerId) ?? 0n)) moved += 1;
+      }
+      return moved;
+    });
   }
 
   /** A head read from the database: beyond what the feed knew, it moves and the owner's streams wake. */

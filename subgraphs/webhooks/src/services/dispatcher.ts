@@ -3,7 +3,7 @@ import { log } from '@paygraph/shared/log';
 import { assert } from '@paygraph/shared/result';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { inTransaction } from '@paygraph/shared/shards/transaction';
-import { deleteInBatches, startWorker, type Worker } from '@paygraph/shared/worker';
+import { deleteInBatches, passOverDatabases, startWorker, type Worker } from '@paygraph/shared/worker';
 import { isShardUnreachable } from '@paygraph/shared/shards/unavailable';
 import { decodeHints, ledgerHintChannel } from '@paygraph/shared/events/ledger-hints';
 import { createRedisSubscriber, type RedisSubscriber } from '@paygraph/shared/events/redis-pubsub';
@@ -741,43 +741,40 @@ export class Dispatcher {
   /**
    * Erases, on every shard, the rotated-out secrets whose overlap has ended (docs/WEBHOOKS.md: kept
    * 24 h, then gone from the row), each database's under its fence rows (writable-here.ts eraseSecretsHere); answers
-   * how many. Tests call it instead of waiting for the worker.
+   * how many (a database away is left for the next pass: worker.ts passOverDatabases). Tests call it instead of waiting
+   * for the worker.
    */
   async eraseSecrets(): Promise<number> {
     const now = this.now();
-    const counts = await Promise.all(this.shards.all.map((shard) => eraseSecretsHere(shard, now)));
-    return counts.reduce((a, b) => a + b, 0);
+    return passOverDatabases('webhook secret erasure', this.shards.all, (shard) => eraseSecretsHere(shard, now));
   }
 
   /**
    * Deletes finished deliveries past the retention, in bounded batches on every shard, each under the fence rows of
-   * the logical shards it deletes from (writable-here.ts purgeFinishedHere); answers how many.
+   * the logical shards it deletes from (writable-here.ts purgeFinishedHere); answers how many (a database away is left
+   * for the next pass: worker.ts passOverDatabases).
    */
   async purge(): Promise<number> {
     const cutoff = new Date(this.now().getTime() - this.options.retentionMs);
-    const counts = await Promise.all(
-      this.shards.all.map((shard) =>
-        deleteInBatches(
-          (size) => purgeFinishedHere(shard, cutoff, size),
-          deliveryPurgeBatchMax,
-          deliveryPurgeBatchesPerPassMax,
-        ),
+    return passOverDatabases('webhook delivery purge', this.shards.all, (shard) =>
+      deleteInBatches(
+        (size) => purgeFinishedHere(shard, cutoff, size),
+        deliveryPurgeBatchMax,
+        deliveryPurgeBatchesPerPassMax,
       ),
     );
-    return counts.reduce((a, b) => a + b, 0);
   }
 
   private async measure(): Promise<void> {
     const now = this.now();
-    await Promise.all(
-      this.shards.all.map(async (shard) => {
-        const state = await queueState(shard, queueDepthCountMax);
-        webhookQueueDepth.set({ shard: shard.name }, state.pending);
-        webhookOldestPendingSeconds.set(
-          { shard: shard.name },
-          state.oldestAt ? Math.max(0, (now.getTime() - state.oldestAt.getTime()) / 1000) : 0,
-        );
-      }),
-    );
+    await passOverDatabases('webhook queue metrics', this.shards.all, async (shard) => {
+      const state = await queueState(shard, queueDepthCountMax);
+      webhookQueueDepth.set({ shard: shard.name }, state.pending);
+      webhookOldestPendingSeconds.set(
+        { shard: shard.name },
+        state.oldestAt ? Math.max(0, (now.getTime() - state.oldestAt.getTime()) / 1000) : 0,
+      );
+      return 0;
+    });
   }
 }

@@ -79,9 +79,10 @@ async function appendKept(tx: Executor, head: bigint, event: Omit<LinkEventRow, 
 }
 
 /**
- * After a withdrawal to a link committed: its PAYOUT event, now. A failure (the link's shard
- * away) leaves the outbox row to the relay, which writes it later; the withdrawal's answer does
- * not wait for it.
+ * After a withdrawal to a link committed: its PAYOUT event, now, before the withdrawal is answered (so the owner's
+ * feed has it by the answer, but for a failure). A failure (the link's shard away: found within the shard's statement
+ * and probe bounds) is logged and leaves the outbox row to the relay, which writes it later; the withdrawal's answer
+ * does not fail for it.
  */
 export async function tellPayout(shards: ShardSet, transfer: ExternalTransferRow): Promise<void> {
   if (transfer.kind !== 'WITHDRAWAL' || transfer.externalAccountId === null) return;

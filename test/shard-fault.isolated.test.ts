@@ -880,6 +880,12 @@ function lateAnswers(): string[] {
   return lines;
 }
 
+/** A refund answered LOCK_TIMEOUT because another refund of its payment is in flight (refund.ts RefundInFlight). */
+function refundInFlightAnswer(sample: Sample): boolean {
+  const detail = sample.detail ?? '';
+  return detail.startsWith('refundPayment LOCK_TIMEOUT "payment ') && detail.includes(' has refund ');
+}
+
 function report(): { figures: ReturnType<typeof phaseFigures>[]; recoveries: Map<string, number> } {
   const reported = phases.filter((p) => p.name !== 'drain');
   const isFault = (name: string) => faultNames.includes(name);
@@ -888,8 +894,12 @@ function report(): { figures: ReturnType<typeof phaseFigures>[]; recoveries: Map
   const recoveries = new Map(
     [...liftedAt].map(([fault, at]) => {
       const next = phases.find((p) => p.from > at && !p.name.startsWith('after'));
-      // Every operation here needs the transaction subgraph: after the kill, all of them count.
-      const needs = fault === 'kill' ? () => true : undefined;
+      // Every operation here needs the transaction subgraph: after the kill, all of them count. Not a refund answered
+      // that another refund of its payment is in flight (RefundInFlight, LOCK_TIMEOUT): the rule of one at a time
+      // answering, from a service that is back; after the kill it lasts until the relay ends a refund the killed
+      // process left PROCESSING (outboxInlineGraceMs, 5 s), and counted it made the kill's recovery 4-6 s in runs
+      // where a client refunded such a payment again.
+      const needs = (s: Sample) => (fault === 'kill' || s.touches) && !refundInFlightAnswer(s);
       return [fault, recoveryMs(samples, at, next?.from ?? Number.POSITIVE_INFINITY, needs)] as const;
     }),
   );

@@ -8,6 +8,7 @@ import { insertAccount } from '@paygraph/shared/ledger/index';
 import { log } from '@paygraph/shared/log';
 import { scratchDatabases, type ScratchDatabases } from '../../../../test/support/scratch-databases';
 import { unique } from '../../../../test/support/env';
+import { lockingReadWaits } from '../../../../test/support/lock-waits';
 import { runSettlement } from '../../src/services/settle';
 import { setAdvanceTermsFor } from '../../src/services/advances';
 import { extendContext } from '../../src/context';
@@ -69,15 +70,7 @@ async function written(merchantId: string): Promise<string[]> {
 }
 
 /** Whether a statement on this database is locking the merchant's terms (the run's advance lock, waiting for the test's). */
-async function aTermsLockWaits(merchantId: string): Promise<boolean> {
-  const [row] = await rawRows<{ n: number }>(
-    shard,
-    `SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST
-     WHERE DB = DATABASE() AND ID <> CONNECTION_ID() AND COMMAND = 'Query' AND INFO LIKE ? AND INFO LIKE '%for update'`,
-    [`%advance_terms%${merchantId}%`],
-  );
-  return Number(row!.n) > 0;
-}
+const aTermsLockWaits = (merchantId: string) => lockingReadWaits(shard, `%advance_terms%${merchantId}%`);
 
 describe("a settlement's part and finish and a fence on its database", () => {
   it('writes nothing after the fence write returns, when the range is fenced between its claim and its part', async () => {

@@ -6,6 +6,7 @@ import { fenceOn, unfenceOn } from '@paygraph/shared/control/index';
 import { insertAccount } from '@paygraph/shared/ledger/index';
 import { scratchDatabases, type ScratchDatabases } from '../../../../test/support/scratch-databases';
 import { unique } from '../../../../test/support/env';
+import { lockingReadWaits, until } from '../../../../test/support/lock-waits';
 import { payments } from '../../src/db/schema/transactions';
 import { lockPayment } from '../../src/db/payments';
 import { refundPayment } from '../../src/services/refund';
@@ -82,23 +83,7 @@ async function written(paymentId: string): Promise<string[]> {
  * Whether a statement on this database is locking the payment (the reservation's FOR UPDATE, waiting for the test's
  * lock): the process list's, as MariaDB lists no transaction of it while it waits for its first lock.
  */
-async function aPaymentLockWaits(paymentId: string): Promise<boolean> {
-  const [row] = await rawRows<{ n: number }>(
-    shard,
-    `SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST
-     WHERE DB = DATABASE() AND ID <> CONNECTION_ID() AND COMMAND = 'Query' AND INFO LIKE ? AND INFO LIKE '%for update'`,
-    [`%from \`payments\`%${paymentId}%`],
-  );
-  return Number(row!.n) > 0;
-}
-
-async function until(condition: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`waited 10 s for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+const aPaymentLockWaits = (paymentId: string) => lockingReadWaits(shard, `%from \`payments\`%${paymentId}%`);
 
 describe("a cross-database refund's reservation and a fence on its database", () => {
   it('writes nothing after the fence write returns, when the range is fenced between its claim and its write', async () => {

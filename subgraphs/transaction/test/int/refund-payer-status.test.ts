@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { Stack } from '../../../../test/support/stack';
 import { gql } from '../../../../test/support/graphql';
 import { token, unique } from '../../../../test/support/env';
+import { lockingReadWaits, until } from '../../../../test/support/lock-waits';
 import { runOutboxStep } from '@paygraph/transaction/services/relay';
-import { rawRows } from '@paygraph/shared/db/raw';
 import { lockAccount } from '@paygraph/shared/ledger/index';
 import type { Shard } from '@paygraph/shared/shards/pool';
 import type { Tx } from '@paygraph/shared/shards/transaction';
@@ -159,27 +159,9 @@ describe('a close while money may still come back to the account', () => {
   });
 });
 
-/**
- * Whether a statement is waiting to lock this row of this table FOR UPDATE on the shard's database (another
- * connection's): the process list's, as MariaDB lists no transaction of it while it waits for its first lock.
- */
-async function aLockWaits(shard: Shard, table: 'payments' | 'payment_legs' | 'accounts', id: string): Promise<boolean> {
-  const [row] = await rawRows<{ n: number }>(
-    shard,
-    `SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST
-     WHERE DB = DATABASE() AND ID <> CONNECTION_ID() AND COMMAND = 'Query' AND INFO LIKE ? AND INFO LIKE '%for update'`,
-    [`%from \`${table}\`%${id}%`],
-  );
-  return Number(row!.n) > 0;
-}
-
-async function until(condition: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`waited 10 s for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+/** Whether a locking read of `table` naming `id` waits on this database (for a row the test holds). */
+const aLockWaits = (shard: Shard, table: 'payments' | 'payment_legs' | 'accounts', id: string) =>
+  lockingReadWaits(shard, `%from \`${table}\`%${id}%`);
 
 /** A row lock held by the test on a connection of its own until `release` (the lock taken when `held` resolves). */
 function holdLock(shard: Shard, lock: (tx: Tx) => Promise<unknown>) {

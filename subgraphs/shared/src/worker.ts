@@ -123,16 +123,30 @@ export async function passOverDatabases(
   databases: readonly Shard[],
   tick: (shard: Shard) => Promise<number>,
 ): Promise<number> {
-  const answers = await Promise.allSettled(databases.map((shard) => tick(shard)));
-  let handled = 0;
+  const counts = await fromEveryReachable(name, databases, tick);
+  return counts.reduce((a, b) => a + b, 0);
+}
+
+/**
+ * What each database answers, read beside the others' and only once every one has ended (passOverDatabases; the
+ * settlement workers' searches): a database away (isShardUnreachable) is logged and left out, anything else is a bug,
+ * thrown once all have ended (the first; the others logged).
+ */
+export async function fromEveryReachable<T>(
+  name: string,
+  databases: readonly Shard[],
+  read: (shard: Shard) => Promise<T>,
+): Promise<T[]> {
+  const answers = await Promise.allSettled(databases.map((shard) => read(shard)));
+  const values: T[] = [];
   const bugs: unknown[] = [];
   answers.forEach((answer, i) => {
-    if (answer.status === 'fulfilled') handled += answer.value;
+    if (answer.status === 'fulfilled') values.push(answer.value);
     else if (!isShardUnreachable(answer.reason)) bugs.push(answer.reason);
     else
       log().warn({ err: answer.reason, shard: databases[i]!.name }, `${name}: a database away, left for the next pass`);
   });
   for (const bug of bugs.slice(1)) log().error({ err: bug }, `${name} pass failed on another database too`);
   if (bugs.length > 0) throw bugs[0];
-  return handled;
+  return values;
 }

@@ -1,6 +1,5 @@
-import { startWorker, type Worker } from '@paygraph/shared/worker';
-import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
-import { isShardUnreachable } from '@paygraph/shared/shards/unavailable';
+import { fromEveryReachable, startWorker, type Worker } from '@paygraph/shared/worker';
+import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { dueSettlements } from '@paygraph/transaction/read-model/settlement';
 import type { SettlementSettings } from '../config';
 import { runSettlement, settleableThrough } from './settle';
@@ -21,7 +20,9 @@ export async function settleDue(
   settings: SettlementSettings,
 ): Promise<number> {
   const through = settleableThrough(now(), delayDays);
-  const due = await fromEveryReachable(shards, 'settlement worker', (s) => dueSettlements(s.db, through));
+  // One database away leaves out only what it holds (a merchant found elsewhere with a stripe there stops its run at
+  // that stripe and is resumed like any partial run; one found only there waits for the pass after it returns).
+  const due = (await fromEveryReachable('settlement worker', shards.all, (s) => dueSettlements(s.db, through))).flat();
   const unique = [...new Map(due.map((d) => [`${d.merchantId}|${d.businessDate}`, d])).values()]
     .sort((a, b) => a.businessDate.localeCompare(b.businessDate) || a.merchantId.localeCompare(b.merchantId))
     .slice(0, settlementsPerPassMax);
@@ -40,28 +41,6 @@ export async function settleDue(
     }
   }
   return settled;
-}
-
-/**
- * What every database answers, each read on its own: one database away (unreachable, or its breaker open:
- * isShardUnreachable) leaves out only what it holds, logged, instead of failing the whole pass for every merchant.
- * Safe to leave out: a merchant found elsewhere that has a stripe there stops its run at that stripe and is resumed on
- * a later pass like any partial run (settle.ts), and one found only there waits for the pass after the database
- * returns.
- */
-async function fromEveryReachable<T>(
-  shards: ShardSet,
-  worker: string,
-  read: (shard: Shard) => Promise<T[]>,
-): Promise<T[]> {
-  const answers = await Promise.allSettled(shards.all.map(read));
-  return answers.flatMap((answer, i) => {
-    if (answer.status === 'fulfilled') return answer.value;
-    // Anything but a database away is a bug: the pass fails, as before.
-    if (!isShardUnreachable(answer.reason)) throw answer.reason;
-    log().warn({ err: answer.reason }, `${worker}: ${shards.all[i]!.name} not read this pass`);
-    return [];
-  });
 }
 
 export function startSettlementWorker(
@@ -85,7 +64,11 @@ export function startSettlementWorker(
  */
 export async function finishAdvancesLeftDue(shards: ShardSet, now: () => Date): Promise<number> {
   const merchants = new Set(
-    await fromEveryReachable(shards, 'advance worker', (s) => merchantsWithAdvancesLeft(s.db, advancesLeftPerPassMax)),
+    (
+      await fromEveryReachable('advance worker', shards.all, (s) =>
+        merchantsWithAdvancesLeft(s.db, advancesLeftPerPassMax),
+      )
+    ).flat(),
   );
   let finished = 0;
   for (const merchantId of merchants) {

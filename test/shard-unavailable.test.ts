@@ -16,7 +16,7 @@ import { startGuardedGateway, type GuardedGateway } from '../gateway/test/suppor
 import { startStubSubgraph } from '../gateway/test/support/stub-subgraph';
 import { startStack, type Stack } from './support/stack';
 import { detailDocs, moneyKit, moneyDocs, type Answer, type MoneyKit } from './support/money';
-import { gql } from './support/graphql';
+import { contractOperation, gql } from './support/graphql';
 import {
   testConfig,
   testSecurityOptions,
@@ -216,6 +216,39 @@ describe('the settlement and advance workers with one shard blackholed', () => {
     await expect(settleDue(shards, long, 1, testSettlementSettings())).resolves.toBe(0);
     await expect(finishAdvancesLeftDue(shards, long)).resolves.toBe(0);
     expect(shards.all[faultedIndex]!.pool.state).not.toBe('closed');
+  });
+});
+
+describe('ledgerHealth with one shard blackholed', () => {
+  it("answers within 3 s the other databases' health, naming the one away and balanced false, instead of failing", async () => {
+    proxy.setMode('blackhole');
+    // The contract's document, which does not ask which databases were left out. Before, the database away failed the
+    // whole answer (SHARD_UNAVAILABLE) and no database's health was told.
+    const contract = await timed(() => gql(stack.gatewayUrl, contractOperation('LedgerHealth'), {}, kit.operator));
+    console.log(`ledgerHealth with a database blackholed answered after ${Math.round(contract.ms)} ms`);
+    expect(contract.ms).toBeLessThan(answerWithinMs);
+    expect(contract.result.errors).toBeUndefined();
+    expect(contract.result.data!.ledgerHealth.balanced).toBe(false);
+    const asked = await gql(
+      stack.gatewayUrl,
+      `{ ledgerHealth { balanced unreachableShards shards { shard } inTransit { currency } frozenMismatches { accountId } } }`,
+      {},
+      kit.operator,
+    );
+    expect(asked.errors).toBeUndefined();
+    const health = asked.data!.ledgerHealth;
+    const named = (health.shards as Array<{ shard: string }>).map((s) => s.shard);
+    expect(health.unreachableShards).toEqual([faultedName()]);
+    expect(health.balanced).toBe(false);
+    expect(named).not.toContain(faultedName());
+    expect(named).toContain(shards.all[0]!.name);
+    expectNothingInternal(asked);
+    expectNothingInternal(contract.result);
+
+    proxy.setMode('pass');
+    await untilClosed();
+    const back = await gql(stack.gatewayUrl, `{ ledgerHealth { unreachableShards } }`, {}, kit.operator);
+    expect(back.data!.ledgerHealth.unreachableShards).toEqual([]);
   });
 });
 

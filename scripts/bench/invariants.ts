@@ -49,7 +49,10 @@ function describe(health: LedgerHealth): string {
   const mismatches = health.balanceMismatches
     .slice(0, 5)
     .map((m) => `${m.shard}/${m.accountId} stored ${m.stored} ≠ entries ${m.entries}`);
-  return [...unbalanced, ...mismatches, `${health.balanceMismatches.length} balance mismatches in all`].join('; ');
+  const away = health.unreachableShards.map((name) => `${name} unreachable, not read`);
+  return [...away, ...unbalanced, ...mismatches, `${health.balanceMismatches.length} balance mismatches in all`].join(
+    '; ',
+  );
 }
 
 /**

@@ -301,12 +301,15 @@ export type InvalidStatement = UserError & {
 
 export type LedgerHealth = {
   __typename?: 'LedgerHealth';
+  /** Every invariant holds on every database. False while any database is in unreachableShards: it was not read. */
   balanced: Scalars['Boolean']['output'];
   /** Accounts whose frozen balance differs from the sum of their HELD holds (should always be empty). */
   frozenMismatches: Array<FrozenMismatch>;
   /** Per currency: Σ of the clearing accounts, the money debited on one shard and not yet credited on another. */
   inTransit: Array<CurrencyAmount>;
   shards: Array<ShardHealth>;
+  /** Databases (named as ShardHealth.shard) not reached now, their figures missing from the other fields: retry later. */
+  unreachableShards: Array<Scalars['String']['output']>;
 };
 
 export type MatchRule =
@@ -1170,6 +1173,7 @@ export type LedgerHealthResolvers<ContextType = SettlementContext, ParentType ex
   frozenMismatches?: Resolver<Array<ResolversTypes['FrozenMismatch']>, ParentType, ContextType>;
   inTransit?: Resolver<Array<ResolversTypes['CurrencyAmount']>, ParentType, ContextType>;
   shards?: Resolver<Array<ResolversTypes['ShardHealth']>, ParentType, ContextType>;
+  unreachableShards?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
 };
 
 export type MatchingRulesResolvers<ContextType = SettlementContext, ParentType extends ResolversParentTypes['MatchingRules'] = ResolversParentTypes['MatchingRules']> = {

@@ -55,6 +55,7 @@ export const queryResolvers = {
     const { health, frozen } = allowed(await ledgerHealthFor(ctx));
     return {
       balanced: health.balanced && frozen.length === 0,
+      unreachableShards: health.unreachableShards,
       frozenMismatches: frozen.map((m) => ({ ...m, frozen: formatAmount(m.frozen), held: formatAmount(m.held) })),
       inTransit: health.inTransit.map((t) => ({ currency: t.currency, amount: formatAmount(t.amount) })),
       shards: health.shards.map((s) => ({ ...s, debits: formatAmount(s.debits), credits: formatAmount(s.credits) })),

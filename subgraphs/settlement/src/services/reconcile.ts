@@ -40,6 +40,7 @@ import type { SettlementContext } from '../context';
 import { controlShard, settlementParts } from './settle';
 import { mayOperate } from './access';
 import { groupBy } from '@paygraph/shared/collections';
+import { fromEveryReachable } from '@paygraph/shared/worker';
 
 /** A stored reconciliation run: the report row, with its discrepancies as values. */
 export type Reconciliation = Omit<ReportRow, 'discrepancies'> & { discrepancies: Discrepancy[] };
@@ -90,14 +91,31 @@ export async function reconciliationReportsFor(
   return ok(await storedReports(ctx.shards, businessDate, first));
 }
 
-/** Query.ledgerHealth, for operators: the ledger against itself now, and every account's frozen against its holds. */
+/**
+ * Query.ledgerHealth, for operators: the ledger against itself now, and every account's frozen against its holds. A
+ * database away is left out of both and named in unreachableShards (then balanced is false), so that the others'
+ * health is still answered; a database missed by either read is named.
+ */
 export async function ledgerHealthFor(
   ctx: SettlementContext,
 ): Promise<Result<{ health: LedgerHealth; frozen: Awaited<ReturnType<typeof frozenAgainstHolds>> }, Forbidden>> {
   const refused = mayOperate(ctx.identity, 'read ledger health');
   if (refused) return err(refused);
-  const [health, frozen] = await Promise.all([ledgerHealth(ctx.shards), frozenAgainstHolds(ctx.shards)]);
-  return ok({ health, frozen });
+  const [health, frozenRead] = await Promise.all([
+    ledgerHealth(ctx.shards),
+    fromEveryReachable('ledger health', ctx.shards.all, async (shard) => ({
+      shard: shard.name,
+      mismatches: await frozenMismatches(shard.db),
+    })),
+  ]);
+  const frozenOf = new Set(frozenRead.map((r) => r.shard));
+  const unreachableShards = ctx.shards.all
+    .map((shard) => shard.name)
+    .filter((name) => health.unreachableShards.includes(name) || !frozenOf.has(name));
+  return ok({
+    health: { ...health, unreachableShards, balanced: health.balanced && unreachableShards.length === 0 },
+    frozen: frozenRead.flatMap((r) => r.mismatches),
+  });
 }
 
 /** The reports stored for a date, newest first. */

@@ -1,4 +1,5 @@
 import type { ShardSet } from '../shards/pool';
+import { fromEveryReachable } from '../worker';
 import { balanceMismatches, clearingTotals, entryTotals } from './store/health';
 import { entityNets } from './store/entity-health';
 
@@ -16,7 +17,13 @@ export interface ShardCurrencyHealth {
 }
 
 export interface LedgerHealth {
+  /** Every invariant holds on every database; false while a database could not be read (unreachableShards). */
   balanced: boolean;
+  /**
+   * The databases (Shard.name) that could not be reached now: their figures are left out of the rest, so that one
+   * database away degrades this answer instead of failing it. Anything else a database says is a bug, thrown.
+   */
+  unreachableShards: string[];
   /** Per currency: Σ clearing over all shards = money debited on one shard, not yet credited on another. */
   inTransit: Array<{ currency: string; amount: bigint }>;
   shards: ShardCurrencyHealth[];
@@ -27,15 +34,15 @@ export interface LedgerHealth {
 }
 
 export async function ledgerHealth(shards: ShardSet): Promise<LedgerHealth> {
-  const perShard = await Promise.all(
-    shards.all.map(async (shard) => ({
-      shard,
-      totals: await entryTotals(shard.db),
-      clearing: await clearingTotals(shard.db),
-      mismatches: await balanceMismatches(shard.db),
-      entities: await entityNets(shard),
-    })),
-  );
+  const perShard = await fromEveryReachable('ledger health', shards.all, async (shard) => ({
+    shard,
+    totals: await entryTotals(shard.db),
+    clearing: await clearingTotals(shard.db),
+    mismatches: await balanceMismatches(shard.db),
+    entities: await entityNets(shard),
+  }));
+  const read = new Set(perShard.map(({ shard }) => shard));
+  const unreachableShards = shards.all.filter((shard) => !read.has(shard)).map((shard) => shard.name);
   const rows = perShard.flatMap(({ shard, totals }) =>
     totals.map((t) => ({
       shard: shard.name,
@@ -53,7 +60,12 @@ export async function ledgerHealth(shards: ShardSet): Promise<LedgerHealth> {
     entities.map((e) => ({ shard: shard.name, ...e, balanced: e.net === 0n })),
   );
   return {
-    balanced: rows.every((r) => r.balanced) && mismatches.length === 0 && perEntity.every((e) => e.balanced),
+    balanced:
+      unreachableShards.length === 0 &&
+      rows.every((r) => r.balanced) &&
+      mismatches.length === 0 &&
+      perEntity.every((e) => e.balanced),
+    unreachableShards,
     inTransit: [...transit]
       .map(([currency, amount]) => ({ currency, amount }))
       .sort((a, b) => a.currency.localeCompare(b.currency)),

@@ -111,11 +111,12 @@ export async function deleteInBatches(
 }
 
 /**
- * A pass over several databases at once (the relay, hold expiry, the link feed's poll, the webhook purges): each
- * database's tick runs beside the others', and the pass ends only once every one has ended. With Promise.all a database
- * that failed fast ended the pass while the others' ticks still ran, unawaited, and the next pass overlapped them
- * (startWorker: passes never overlap). A database away (isShardUnreachable) is logged and counts nothing: the others'
- * work is done, and the next pass tries it again. Anything else is a bug, thrown once all have ended. Answers the sum.
+ * A pass over several databases at once (the relay, hold expiry, the link feed's poll, the webhook, idempotency-key and
+ * FX-quote purges): each database's tick runs beside the others', and the pass ends only once every one has ended.
+ * With Promise.all a database that failed fast ended the pass while the others' ticks still ran, unawaited, and the
+ * next pass overlapped them (startWorker: passes never overlap). A database away (isShardUnreachable) is logged and
+ * counts nothing: the others' work is done, and the next pass tries it again. Anything else is a bug, thrown once all
+ * have ended. Answers the sum.
  * A slow database still delays the others' next pass; the webhook dispatcher runs a worker per database instead.
  */
 export async function passOverDatabases(

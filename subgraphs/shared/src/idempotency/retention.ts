@@ -1,8 +1,7 @@
-import { deleteInBatches } from '../worker';
+import { deleteInBatches, passOverDatabases } from '../worker';
 import type { Shard, ShardSet } from '../shards/pool';
 import { idempotencyPurgeBatchesPerPassMax, idempotencyPurgeBatchSizeMax } from '../limits';
 import { purgeKeysBefore } from './store/keys';
-import { log } from '../log';
 
 const dayMs = 24 * 60 * 60 * 1000;
 
@@ -24,21 +23,14 @@ export function retentionCutoff(now: Date, retentionDays: number): Date {
 
 /**
  * One pass: on each shard, batches until one comes back short or the pass's batch budget is
- * spent. A shard that fails (unreachable) is reported and skipped; the others go on.
+ * spent. A shard away (unreachable) is logged and skipped, the others go on (passOverDatabases);
+ * anything else is a bug, thrown once all have ended, and the worker logs the failed pass.
  * Answers the keys deleted.
  */
-export async function purgeExpiredKeys(shards: ShardSet, retention: KeyRetention, now: Date): Promise<number> {
+export function purgeExpiredKeys(shards: ShardSet, retention: KeyRetention, now: Date): Promise<number> {
   const cutoff = retentionCutoff(now, retention.retentionDays);
   const batchSize = Math.min(retention.batchSize, idempotencyPurgeBatchSizeMax);
-  const counts = await Promise.all(
-    shards.all.map((shard) =>
-      purgeShard(shard, cutoff, batchSize).catch((error: unknown) => {
-        log().error({ err: error }, `idempotency key purge on ${shard.name} failed`);
-        return 0;
-      }),
-    ),
-  );
-  return counts.reduce((a, b) => a + b, 0);
+  return passOverDatabases('idempotency key purge', shards.all, (shard) => purgeShard(shard, cutoff, batchSize));
 }
 
 function purgeShard(shard: Shard, cutoff: Date, batchSize: number): Promise<number> {

@@ -1,7 +1,6 @@
-import { deleteInBatches, startWorker, type Worker } from '@paygraph/shared/worker';
+import { deleteInBatches, passOverDatabases, startWorker, type Worker } from '@paygraph/shared/worker';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { idsMintedBefore } from '@paygraph/shared/ids';
-import { log } from '@paygraph/shared/log';
 import { purgeQuotes, type QuotePurge } from '../db/fx';
 import { retentionCutoff } from '@paygraph/shared/idempotency/index';
 import {
@@ -43,25 +42,18 @@ export function quotePurgesAt(now: Date, retention: QuoteRetention): QuotePurge[
 
 /**
  * One pass: on each shard, each kind in batches of fxQuotePurgeBatchSizeMax until one comes back
- * short or fxQuotePurgeBatchesPerPassMax are spent. A shard that fails (unreachable) is logged and
- * skipped; the others go on. Any number of replicas may run it at once (db/fx.ts purgeQuotes).
- * Answers the quotes deleted.
+ * short or fxQuotePurgeBatchesPerPassMax are spent. A shard away (unreachable) is logged and
+ * skipped, the others go on (passOverDatabases); anything else is a bug, thrown once all have
+ * ended, and the worker logs the failed pass. Any number of replicas may run it at once (db/fx.ts
+ * purgeQuotes). Answers the quotes deleted.
  */
-export async function purgeExpiredQuotes(shards: ShardSet, retention: QuoteRetention, now: Date): Promise<number> {
+export function purgeExpiredQuotes(shards: ShardSet, retention: QuoteRetention, now: Date): Promise<number> {
   const purges = quotePurgesAt(now, retention);
-  const counts = await Promise.all(
-    shards.all.map(async (shard) => {
-      try {
-        let deleted = 0;
-        for (const purge of purges) deleted += await purgeShard(shard, purge);
-        return deleted;
-      } catch (error) {
-        log().error({ err: error }, `fx quote purge on ${shard.name} failed`);
-        return 0;
-      }
-    }),
-  );
-  return counts.reduce((a, b) => a + b, 0);
+  return passOverDatabases('fx quote purge', shards.all, async (shard) => {
+    let deleted = 0;
+    for (const purge of purges) deleted += await purgeShard(shard, purge);
+    return deleted;
+  });
 }
 
 function purgeShard(shard: Shard, purge: QuotePurge): Promise<number> {

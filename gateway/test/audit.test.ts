@@ -5,7 +5,12 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { eq } from 'drizzle-orm';
 import { auditEvents } from '../src/db/schema/audit';
 import { toLogicalShard } from '@paygraph/shared/ids';
-import { createAuditLog, maskCardNumbers, type AuditRecord } from '../src/security/audit';
+import { parse, type OperationDefinitionNode } from 'graphql';
+import { auditRecordOf, createAuditLog, maskCardNumbers, type AuditRecord } from '../src/security/audit';
+import { answeredAuditInput } from '../src/security/gateway-security';
+import type { RootField } from '../src/security/root-fields';
+import type { GatewayContext } from '../src/context';
+import { auditUnexecutedMoneyActionsMax } from '../src/limits';
 import { createAuditStore } from '../src/db/audit-store';
 import { startStack, type Stack } from '../../test/support/stack';
 import { contractOperation } from '../../test/support/graphql';
@@ -418,6 +423,46 @@ describe('audit trail', () => {
       inputs.slice(0, 10).map((input, i) => ['createPayments', i, input.idempotencyKey]),
     );
     expect(await auditRows(record.requestId)).toHaveLength(10);
+  });
+
+  it('builds only the money actions a refused request lists, and counts the rest unbuilt', () => {
+    // Ten aliases of a 1,000-input createPayments: 10,000 actions asked for. Before, all were built to list 10.
+    const aliases = Array.from({ length: 10 }, (_, k) => `a${k}: createPayments(inputs: $i) { __typename }`);
+    const operation = parse(`mutation Flood($i: [CreatePaymentInput!]!) { ${aliases.join(' ')} }`)
+      .definitions[0] as OperationDefinitionNode;
+    const inputs = Array.from({ length: 1000 }, (_, i) => ({ idempotencyKey: `k${i}`, amount: '1', currency: 'USD' }));
+    const fields: RootField[] = aliases.map((_, k) => ({
+      name: 'createPayments',
+      responseKey: `a${k}`,
+      args: { inputs },
+    }));
+    const context: GatewayContext = {
+      authorization: undefined,
+      auth: { ok: false, failure: { kind: 'TokenMissing' } },
+      client: { ip: null, userAgent: null, deviceId: null },
+    };
+    const facts = {
+      httpStatus: 401,
+      data: undefined,
+      errors: [{ message: 'no token', extensions: { code: 'UNAUTHENTICATED' } }],
+      client: { name: 'audit-test', version: '1' },
+    };
+    const refused = answeredAuditInput(context, operation, { requestId: 'r1', at: new Date(), fields }, facts);
+    expect(refused.money).toHaveLength(auditUnexecutedMoneyActionsMax);
+    const record = auditRecordOf(refused)!;
+    expect(record.moneyUnlisted).toBe(10_000 - auditUnexecutedMoneyActionsMax);
+    expect(record.money.map((m) => [m.index, m.idempotencyKey])).toEqual(
+      inputs.slice(0, auditUnexecutedMoneyActionsMax).map((input, i) => [i, input.idempotencyKey]),
+    );
+    // A request that ran is listed whole: its actions took the money budget.
+    const ran = answeredAuditInput(
+      context,
+      operation,
+      { requestId: 'r2', at: new Date(), fields },
+      { ...facts, data: {} },
+    );
+    expect(ran.money).toHaveLength(10_000);
+    expect(auditRecordOf(ran)!.moneyUnlisted).toBe(0);
   });
 
   it('logs a FORBIDDEN mutation and a FORBIDDEN read, reported by the subgraphs', async () => {

@@ -40,7 +40,10 @@ export interface AuditInput {
   operationType: 'query' | 'mutation' | 'subscription';
   operationName: string | null;
   rootFields: readonly { name: string; responseKey: string }[];
+  /** The request's money actions; of one that did not run, only the first auditUnexecutedMoneyActionsMax are built. */
   money: readonly MoneyAction[];
+  /** How many money actions the request asked for, built or not (root-fields.ts moneyActionCount). */
+  moneyCount: number;
   /**
    * Whether the operation reached a subgraph, so money may have moved: an answer with data, or a call the express lane
    * made before handing the request on (context.ts prefetched), whose answer may then be refused by a check made again.
@@ -150,7 +153,7 @@ export function auditRecordOf(input: AuditInput): AuditRecord | null {
         ...outcome,
       };
     }),
-    moneyUnlisted: input.money.length - listed.length,
+    moneyUnlisted: input.moneyCount - listed.length,
     outcome: {
       ok: errors.length === 0 && (input.httpStatus ?? 200) < 400,
       httpStatus: input.httpStatus,

@@ -8,7 +8,7 @@ import { openShards, type ShardSet } from '@paygraph/shared/shards/pool';
 import type { ShardLocation } from '@paygraph/shared/config/shared';
 import type { GatewayContext } from '../context';
 import { createAuditStore } from '../db/audit-store';
-import { auditPoolConnectionsMax } from '../limits';
+import { auditPoolConnectionsMax, auditUnexecutedMoneyActionsMax } from '../limits';
 import { createAuditLog, createAuditor, type AuditInput, type Auditor } from './audit';
 import { rateBudgetsDefault, type GatewayConfig, type RateBudgets } from '../config';
 import { coercedVariablesOf } from '../coerced-variables';
@@ -16,7 +16,7 @@ import { screenGraphQLRequest } from './http-screen';
 import { ClientLabels } from '../client-awareness';
 import { checkSource, defaultOperationLimits, limitError, type OperationLimits } from './operation-limits';
 import { MemoryRateLimiter, RedisRateLimiter, type Charge, type Decision, type RateLimiter } from './rate-limit';
-import { moneyActionsOf, moneyWeight, takesMoneyBudget, type RootField } from './root-fields';
+import { moneyActionCount, moneyActionsOf, moneyWeight, takesMoneyBudget, type RootField } from './root-fields';
 import { DocumentAnalyses } from './document-analysis';
 import { trustedDocumentOf } from './trusted-documents';
 
@@ -279,6 +279,7 @@ export function answeredAuditInput(
   facts: AnswerFacts,
 ): AuditInput {
   const { requestId, at, fields } = answered;
+  const ran = facts.data !== undefined || contextValue.prefetched !== undefined;
   return {
     requestId,
     at,
@@ -289,8 +290,10 @@ export function answeredAuditInput(
     operationType: operation.operation,
     operationName: operation.name?.value ?? null,
     rootFields: fields,
-    money: moneyActionsOf(operation, fields),
-    ran: facts.data !== undefined || contextValue.prefetched !== undefined,
+    // Of a request that did not run, the audit lists only the first few actions (auditRecordOf): only they are built.
+    money: moneyActionsOf(operation, fields, ran ? Number.POSITIVE_INFINITY : auditUnexecutedMoneyActionsMax),
+    moneyCount: moneyActionCount(operation, fields),
+    ran,
     httpStatus: facts.httpStatus,
     data: facts.data,
     errors: facts.errors,

@@ -135,25 +135,48 @@ export interface MoneyAction {
   note: string | null;
 }
 
-/** The money actions of a mutation's root fields, in order; other fields have none. */
-export function moneyActionsOf(operation: OperationDefinitionNode, fields: readonly RootField[]): MoneyAction[] {
+/**
+ * The money actions of a mutation's root fields, in order, the first `max` of them; other fields have none. The
+ * audit of a request refused before it ran lists only a few (auditUnexecutedMoneyActionsMax) and counts the rest
+ * (moneyActionCount): building all of them first made one request of ten aliases of a 1,000-input createPayments
+ * build 10,000 actions to list 10.
+ */
+export function moneyActionsOf(
+  operation: OperationDefinitionNode,
+  fields: readonly RootField[],
+  max = Number.POSITIVE_INFINITY,
+): MoneyAction[] {
   if (operation.operation !== 'mutation') return [];
   const actions: MoneyAction[] = [];
   for (const field of fields) {
     const name = field.name;
+    if (actions.length >= max) break;
     if (!isMoneyMutationField(name)) continue;
-    if (name === 'createPayments') {
-      const inputs = field.args?.inputs;
-      if (!Array.isArray(inputs)) {
-        actions.push(actionOf(name, field.responseKey, 0, null));
-        continue;
-      }
-      inputs.forEach((input, index) => actions.push(actionOf(name, field.responseKey, index, record(input))));
-    } else {
+    if (name !== 'createPayments') {
       actions.push(actionOf(name, field.responseKey, null, record(field.args?.input)));
+      continue;
     }
+    const inputs: unknown = field.args?.inputs;
+    if (!Array.isArray(inputs)) {
+      actions.push(actionOf(name, field.responseKey, 0, null));
+      continue;
+    }
+    for (let index = 0; index < inputs.length && actions.length < max; index++)
+      actions.push(actionOf(name, field.responseKey, index, record(inputs[index])));
   }
   return actions;
+}
+
+/** How many money actions moneyActionsOf answers with no `max`, counted without building them. */
+export function moneyActionCount(operation: OperationDefinitionNode, fields: readonly RootField[]): number {
+  if (operation.operation !== 'mutation') return 0;
+  let count = 0;
+  for (const field of fields) {
+    if (!isMoneyMutationField(field.name)) continue;
+    const inputs = field.name === 'createPayments' ? field.args?.inputs : undefined;
+    count += Array.isArray(inputs) ? inputs.length : 1;
+  }
+  return count;
 }
 
 /**

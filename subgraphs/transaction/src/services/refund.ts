@@ -39,6 +39,7 @@ import type { ServiceContext } from './context';
 import { mayRefund } from './access';
 import { topUpStripesForRefund } from './refund-top-up';
 import { readAccountsWithStripes } from '@paygraph/shared/ledger/index';
+import { CreditedHold, creditedPlaces } from './credited-hold';
 
 /**
  * A refund reverses (part of) a payment's legs. It serialises on the payment row: the cap
@@ -116,8 +117,9 @@ async function refundOnce(
 ): Promise<Result<RefundRow, RefundPaymentError>> {
   const [fx] = await paymentFxByIds(shard.db, [payment.id]);
   // As read, unlocked: answered under the payment's lock after the refund's own checks (a replay of a refund made
-  // answers it, whatever the payer's status since). Across databases the reservation decides again on the payer's row
-  // under its lock (creditedUnderLock); within one, the posting does (the payer's credit there is no completion).
+  // answers it, whatever the payer's status since). Across databases the reservation decides again on every credited
+  // row under its lock, a funder's on its own database (creditedUnderLock); within one, the posting does (the payer's
+  // credit there is no completion).
   const credit = decideRefundCredit(credited);
   // A stripe on another shard than the merchant's home row first gets what it lacks from that row (its line included);
   // not for a refund its payer cannot take, refused before anything is reserved.
@@ -130,7 +132,7 @@ async function refundOnce(
     return local.ok ? local : err(await asMerchants(ctx, payment, local.error));
   }
   // Its shares reserved with the amount, the refund runs from the outbox (refund-completion.ts).
-  const reserved = await reserveRemoteRefund(ctx, shard, request, id, fx ?? null, credited);
+  const reserved = await reserveRemoteRefund(ctx, shard, payment, request, id, fx ?? null, credited);
   if (!reserved.ok || reserved.value.status !== 'PROCESSING') return reserved;
   hitFailpoint('refund-after-reserve');
   try {
@@ -395,72 +397,77 @@ export class RefundInFlight extends LockTimeout {
  * same request (the same refund id) answers the refund it finds, in flight or not; any other refund of the payment in
  * flight refuses it (RefundInFlight). A local refund (refundLocally) is not checked and never refused so: it reserves
  * and ends in one transaction under the same lock, so its PROCESSING row is seen only inside that transaction (by a
- * copy of it, or a refund of the same payment merged into its batch), never by another. The payer's status is decided
- * under its row's share lock, after the payment's (creditedUnderLock): decided on the read made before the key's claim,
- * a close committed in between (a stripe's top-up among it) saw no refund in flight and closed, and the refund's credit,
- * a completion, landed in the CLOSED account for good.
+ * copy of it, or a refund of the same payment merged into its batch), never by another. Every credited account's
+ * status is decided under its row's share lock, after the payment's (creditedUnderLock), those on other databases (a
+ * campaign's funder) held by a transaction there until this one has ended (CreditedHold): decided on the read made
+ * before the key's claim, a close committed in between (a stripe's top-up among it) saw no refund in flight and
+ * closed, and the refund's credit, a completion, landed in the CLOSED account for good.
  */
 async function reserveRemoteRefund(
   ctx: ServiceContext,
   shard: Shard,
+  payment: PaymentRow,
   request: ParsedRefund,
   id: string,
   fx: PaymentFxRow | null,
   credited: readonly CreditedAccount[],
 ): Promise<Result<RefundRow, RefundPaymentError>> {
   const now = ctx.now();
-  return inTransaction(shard, async (tx) => {
-    // Its rows move with the payment's logical shard, and no posting here reads that fence row: read first, before the
-    // payment's lock (the claim before it committed on its own, so a move may have fenced the range since).
-    await refuseFenced(tx, shard.name, [shardOf('payment', request.paymentId)]);
-    // Lock first, then look: a concurrent copy of this request has committed its row by then.
-    const locked = await lockPayment(tx, request.paymentId);
-    const [existing] = await refundsByIds(tx, [id]);
-    if (existing) return ok(existing);
-    const inFlight = await refundInFlightOf(tx, locked!.id);
-    if (inFlight) throw new RefundInFlight(shard.name, locked!.id, inFlight);
-    const decision = decideRefund(locked!, request.amount);
-    if (!decision.ok) return decision;
-    // Before the reservation: the payer's credit will be a completion, posted whatever its status (decideRefundCredit),
-    // so decided on its status under its row's share lock, after the payment's (creditedUnderLock).
-    const credit = decideRefundCredit(await creditedUnderLock(tx, locked!, credited));
-    if (!credit.ok) return credit;
-    const row = refundRow(ctx, id, locked!, request, 'PROCESSING', now);
-    await insertRefund(tx, row);
-    await reserveShares(tx, locked!, id, fx, decision.value);
-    await setRefundedAmount(tx, locked!.id, decision.value);
-    await insertOutbox(
-      tx,
-      id,
-      locked!.route === 'LEGS' ? 'REFUND_LEGS' : 'REFUND_DEBIT',
-      now,
-      new Date(now.getTime() + outboxInlineGraceMs),
-    );
-    return ok(row);
-  });
+  const places = creditedPlaces(ctx.shards, shard, payment.payerAccountId, credited);
+  const hold = new CreditedHold(places.away);
+  try {
+    return await inTransaction(shard, async (tx) => {
+      // Its rows move with the payment's logical shard, and no posting here reads that fence row: read first, before
+      // the payment's lock (the claim before it committed on its own, so a move may have fenced the range since); with
+      // it those of the credited accounts here, whose rows are locked below (a copy's row would hold back no close).
+      const logicals = [shardOf('payment', payment.id), ...places.here.map((a) => shardOf('account', a))];
+      await refuseFenced(tx, shard.name, [...new Set(logicals)]);
+      // Lock first, then look: a concurrent copy of this request has committed its row by then.
+      const locked = await lockPayment(tx, request.paymentId);
+      const [existing] = await refundsByIds(tx, [id]);
+      if (existing) return ok(existing);
+      const inFlight = await refundInFlightOf(tx, locked!.id);
+      if (inFlight) throw new RefundInFlight(shard.name, locked!.id, inFlight);
+      const decision = decideRefund(locked!, request.amount);
+      if (!decision.ok) return decision;
+      // Before the reservation: every credit will be a completion, posted whatever the status (decideRefundCredit), so
+      // decided on the statuses under the rows' share locks, after the payment's (creditedUnderLock).
+      const credit = decideRefundCredit(await creditedUnderLock(tx, places.here, hold, credited));
+      if (!credit.ok) return credit;
+      const row = refundRow(ctx, id, locked!, request, 'PROCESSING', now);
+      await insertRefund(tx, row);
+      await reserveShares(tx, locked!, id, fx, decision.value);
+      await setRefundedAmount(tx, locked!.id, decision.value);
+      const kind = locked!.route === 'LEGS' ? 'REFUND_LEGS' : 'REFUND_DEBIT';
+      await insertOutbox(tx, id, kind, now, new Date(now.getTime() + outboxInlineGraceMs));
+      return ok(row);
+    });
+  } finally {
+    // Committed or rolled back: a close waiting for an account held elsewhere now finds the refund, or none.
+    await hold.release();
+  }
 }
 
 /**
- * The credited accounts as a cross-database refund's reservation decides on them: those on the payment's logical shard
- * read again in its transaction under their rows' share lock (ledger shareAccountStatuses), first, then each as
- * refundParties read it before the key's claim, unlocked, so a refusal by either read stands. The payer is always
- * among the locked: a payer's payments live on its logical shard (payment.ts), and a shard move takes a logical shard
- * whole, so its row is on the payment's database, whose fence row the reservation read open. Taken after the payment's
- * lock, the order of every transaction that holds both (a local refund's prepare, then its posting's accounts): a close
- * (account-writes.ts changeAccountStatus, FOR UPDATE on the row) either committed before and is read here, or waits
- * for this transaction and then counts its refund in flight (read-model/account.ts moneyInFlightToward). A paying leg of
- * a payment of legs on another logical shard (a campaign's funder) is decided on the unlocked read alone: a close of it
- * between that read and the reservation is not seen, nor does a close count a refund crediting it (docs/PAYMENTS.md).
+ * The credited accounts as a cross-database refund's reservation decides on them: those on the payment's database
+ * (`here`) read again in its transaction under their rows' share lock (ledger shareAccountStatuses), then those on
+ * other databases under theirs, each in a transaction of its own there that the reservation ends once it has ended
+ * (CreditedHold), then each as refundParties read it before the key's claim, unlocked, so a refusal by any read
+ * stands. The payer is always among the locked here: a payer's payments live on its logical shard (payment.ts), and a
+ * shard move takes a logical shard whole. Taken after the payment's lock, the order of every transaction that holds
+ * both (a local refund's prepare, then its posting's accounts): a close (account-close.ts, FOR UPDATE on the home row)
+ * either committed before and is read here, or waits for the reservation and then counts its refund in flight
+ * (read-model/account.ts: moneyInFlightToward for the payer, fundedMoneyInFlight for a campaign's funder, read on
+ * every database). A close waits for nothing the reservation holds (plain reads, stripes NOWAIT), so no cycle of waits
+ * passes through both; a wait of the reservation's elsewhere is bounded by the lock wait and rolls it back whole.
  */
 async function creditedUnderLock(
   tx: Tx,
-  payment: PaymentRow,
+  here: readonly string[],
+  hold: CreditedHold,
   credited: readonly CreditedAccount[],
 ): Promise<CreditedAccount[]> {
-  const logical = shardOf('payment', payment.id);
-  const here = new Set(
-    [payment.payerAccountId, ...credited.map((a) => a.id)].filter((id) => shardOf('account', id) === logical),
-  );
-  const locked = await shareAccountStatuses(tx, [...here]);
-  return [...[...locked].map(([id, status]) => ({ id, status })), ...credited];
+  const locked = await shareAccountStatuses(tx, here);
+  const away = await hold.lock();
+  return [...[...locked].map(([id, status]) => ({ id, status })), ...away, ...credited];
 }

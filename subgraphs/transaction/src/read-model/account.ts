@@ -56,8 +56,10 @@ export async function sweepsInFlightTouching(db: Executor, rowIds: readonly stri
  * its status. Those payments live on their payers' databases, any of them, so every database is read (the home one in
  * `homeTx`, after the funder row's lock): only for an account that has funded a campaign (campaign_counts, on its home
  * database). A payment's record is written before its CAMPAIGN leg debits the funder's row, so under that row's lock
- * none whose leg posted is unseen; one recorded later finds the account CLOSED and posts nothing from it. Live rows
- * only (control's heldHere): a shard move's copy of a payment stays PROCESSING where it was left.
+ * none whose leg posted is unseen; one recorded later finds the account CLOSED and posts nothing from it. A refund's
+ * reservation holds the funder's row in share mode until it has committed (services/credited-hold.ts), so under that
+ * row's lock none reserved is unseen, and one reserved later reads it CLOSED and is refused. Live rows only (control's
+ * heldHere): a shard move's copy of a payment stays PROCESSING where it was left.
  */
 export async function fundedMoneyInFlight(
   shards: ShardSet,

@@ -12,5 +12,5 @@ export const settlementResolvers = {
   netAmount: (s) => formatAmount(s.netAmount),
   creditRepaidAmount: (s) => formatAmount(s.creditRepaidAmount),
   merchantAccount: (s) => ({ id: s.merchantAccountId }),
-  payments: async (s, _, ctx) => (await settlementPaymentIds(ctx.shards, s)).map((id) => ({ id })),
+  payments: async (s, _, ctx) => (await settlementPaymentIds(ctx, s)).map((id) => ({ id })),
 } satisfies SettlementResolvers;

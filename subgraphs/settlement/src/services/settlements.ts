@@ -3,6 +3,7 @@ import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { parseId } from '@paygraph/shared/ids';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import { pageSize } from '@paygraph/shared/graphql/paging';
+import { stripeShardsOf } from '@paygraph/shared/ledger/index';
 import type { SettlementContext } from '../context';
 import { setFeeRate, settlementsOfMerchant } from '../db/settlement-store';
 import { paymentIdsOfSettlement } from '@paygraph/transaction/read-model/settlement';
@@ -58,16 +59,24 @@ export function merchantSettlements(
   return settlementsOfMerchant(shards.byLogical(parsed.shard).db, merchantId, pageSize(first));
 }
 
-/** The payments a settlement settled: each lives on the shard of the stripe it credited. */
+/**
+ * The payments a settlement settled. Each lives with the stripe it credited (a stripe shares its payer's logical shard,
+ * ledger/rules/stripe-directory.ts), so on the merchant's home database or one its stripe directory names: only those
+ * are asked, as settlement itself asks them (settle.ts stripesOf), and a database away elsewhere fails nothing here.
+ * The home row is the loader's, which the settlement's read check has loaded already.
+ */
 export async function settlementPaymentIds(
-  shards: ShardSet,
+  ctx: SettlementContext,
   settlement: { id: string; merchantAccountId: string },
 ): Promise<string[]> {
-  return (
-    await Promise.all(
-      shards.all.map((shard) => paymentIdsOfSettlement(shard.db, settlement.merchantAccountId, settlement.id)),
-    )
-  ).flat();
+  const merchant = await ctx.accounts.load(settlement.merchantAccountId);
+  if (!merchant) return [];
+  const home = ctx.shards.of('account', merchant.id);
+  const databases = [home, ...stripeShardsOf(ctx.shards, merchant).filter((shard) => shard !== home)];
+  const found = await Promise.all(
+    databases.map((shard) => paymentIdsOfSettlement(shard.db, merchant.id, settlement.id)),
+  );
+  return found.flat();
 }
 
 export type FeeRateRefusal =

@@ -4,10 +4,14 @@ import { shardOf } from '@paygraph/shared/ids';
 import { addDays } from '@paygraph/shared/business-date';
 import { startStack, type Stack } from '../../../../test/support/stack';
 import { contractOperation, errorCodes, gql } from '../../../../test/support/graphql';
-import { testSettlementSettings, token, unique } from '../../../../test/support/env';
+import { testSettlementSettings, testShards, token, unique } from '../../../../test/support/env';
 import { feeOf } from '../../src/domain/fees';
 import { systemKindTotal } from '../../../../test/support/ledger';
 import { settleDue } from '../../src/services/worker';
+import { settlementPaymentIds } from '../../src/services/settlements';
+import { extendContext } from '../../src/context';
+import { log } from '@paygraph/shared/log';
+import { shardCostOf } from '../../../../test/support/shard-cost';
 
 /**
  * Settlement and reconciliation on real MySQL with a clock the test moves. Each run uses its
@@ -247,6 +251,38 @@ describe('day-cut and settlement', () => {
     clock = at(addDays(dayW, 1), '00:00:01');
     await settleDue(stack.shards, () => clock, 1, testSettlementSettings());
     expect(await read()).not.toBeNull();
+  });
+  it("reads a settlement's payments from its merchant's databases only", async () => {
+    // A merchant paid only by payers on its own database: its stripes, and so the settlement's payments, are all there.
+    const dayS = addDays(dayD, 30);
+    const owner = unique('shop');
+    const lone = (await q(openDoc, { input: { ownerId: owner, type: 'MERCHANT', currency: 'USD' } })).data!.openAccount
+      .id as string;
+    const physical = stack.shards.topology.physicalOf[shardOf('account', lone)]!;
+    clock = at(dayS, '10:00:00');
+    const paid = [
+      await pay(await payerOn(physical, '5000'), lone, '1200'),
+      await pay(await payerOn(physical, '5000'), lone, '34'),
+    ];
+    clock = at(addDays(dayS, 1), '10:00:00');
+    const settlement = await settle(lone, dayS);
+    expect(settlement.__typename).toBe('Settlement');
+    // A ShardSet of the test's own: its statement counts are this read's alone.
+    const shards = testShards(1);
+    try {
+      const ctx = extendContext(
+        { identity: { sub: 'ops', role: 'operator' }, shards, log: log() },
+        testSettlementSettings(),
+      );
+      const { answer, statements } = await shardCostOf(shards.all, () =>
+        settlementPaymentIds(ctx, { id: settlement.id as string, merchantAccountId: lone }),
+      );
+      expect([...answer].sort()).toEqual([...paid].sort());
+      const home = shards.of('account', lone);
+      expect(statements.filter((_, i) => shards.all[i] !== home)).toEqual(shards.all.slice(1).map(() => 0));
+    } finally {
+      await shards.close();
+    }
   });
 });
 

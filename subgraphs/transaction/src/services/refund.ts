@@ -414,9 +414,11 @@ async function reserveRemoteRefund(
 ): Promise<Result<RefundRow, RefundPaymentError>> {
   const now = ctx.now();
   const places = creditedPlaces(ctx.shards, shard, payment.payerAccountId, credited);
-  const hold = new CreditedHold(places.away);
+  const hold = new CreditedHold(shard, places.away);
   try {
+    await hold.openFirst();
     return await inTransaction(shard, async (tx) => {
+      hold.attempt();
       // Its rows move with the payment's logical shard, and no posting here reads that fence row: read first, before
       // the payment's lock (the claim before it committed on its own, so a move may have fenced the range since); with
       // it those of the credited accounts here, whose rows are locked below (a copy's row would hold back no close).
@@ -440,11 +442,13 @@ async function reserveRemoteRefund(
       await setRefundedAmount(tx, locked!.id, decision.value);
       const kind = locked!.route === 'LEGS' ? 'REFUND_LEGS' : 'REFUND_DEBIT';
       await insertOutbox(tx, id, kind, now, new Date(now.getTime() + outboxInlineGraceMs));
+      // Last: the holds elsewhere still hold (CreditedHold.confirm), or nothing commits.
+      await hold.confirm();
       return ok(row);
     });
   } finally {
     // Committed or rolled back: a close waiting for an account held elsewhere now finds the refund, or none.
-    await hold.release();
+    hold.release();
   }
 }
 

@@ -8,6 +8,7 @@ import type { Shard } from '@paygraph/shared/shards/pool';
 import type { Tx } from '@paygraph/shared/shards/transaction';
 import { err } from '@paygraph/shared/result';
 import { shardOf } from '@paygraph/shared/ids';
+import { rawRows } from '@paygraph/shared/db/raw';
 import { lockPayment } from '../../src/db/payments';
 import { lockLegsOfPayment } from '../../src/db/payment-legs';
 import { refundPayment } from '../../src/services/refund';
@@ -200,3 +201,39 @@ describe.each<Placement>(['another database', 'the same database'])(
     });
   },
 );
+
+it("refuses a reservation whose hold on the funder's database ended before its commit", async () => {
+  const { payee, funder, paymentId } = await campaignPayment('another database');
+  const home = stack.shards.of('payment', paymentId);
+  const funderDb = stack.shards.of('account', funder);
+  // The reservation holds the funder's row in share mode on its database, then waits for the legs the test holds.
+  const holder = holdLock(home, (tx) => lockLegsOfPayment(tx, paymentId));
+  await holder.taken;
+  const ctx = serviceContext(stack.shards, { sub: unique('funder-cut-op'), role: 'operator' });
+  const refund = refundPayment(ctx, { idempotencyKey: unique('ref-funder-cut'), paymentId, amount: '4000' });
+  const outcome = refund.then(
+    (answer) => ({ answered: answer }),
+    (error: unknown) => ({ failed: (error as Error).name }),
+  );
+  try {
+    await until(() => aLockWaits(home, 'payment_legs', paymentId), "the reservation's wait for the legs");
+    // The hold's transaction ends on the server (as a cut connection, a node's restart or a Galera abort end it).
+    const held = await rawRows<{ id: number }>(
+      funderDb,
+      `SELECT t.trx_mysql_thread_id AS id FROM information_schema.INNODB_TRX t
+       JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id
+       WHERE p.DB = DATABASE() AND p.ID <> CONNECTION_ID()`,
+    );
+    expect(held).toHaveLength(1);
+    await rawRows(funderDb, `KILL ${Number(held[0]!.id)}`);
+  } finally {
+    holder.release();
+    await holder.done;
+  }
+  // Before, the reservation committed with the funder's row no longer held: a close meanwhile would have closed it,
+  // and the funder's share would have landed in the CLOSED account.
+  expect(await outcome).toEqual({ failed: 'ShardUnavailable' });
+  expect(await refunds(paymentId)).toEqual([]);
+  expect(await kit.balance(funder)).toEqual(at('0'));
+  expect(await kit.balance(payee)).toEqual(at('4000'));
+});

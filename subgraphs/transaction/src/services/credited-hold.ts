@@ -48,11 +48,11 @@ export function creditedPlaces(
  * the connection's lock wait (lockWaitSeconds), and its error (LockTimeout naming that database, or a deadlock, which
  * runs the reservation again) rolls the reservation back whole.
  *
- * Connections are taken in database order: a hold on a database before the payment's is opened before the
- * reservation's transaction (`openFirst`), one after it inside, and an attempt run again ends those after it first
- * (`attempt`). Taken in any order, reservations in opposite directions (a payment on A crediting a funder on B, one on
- * B crediting a funder on A) could each hold the last connections of one pool while waiting for the other's, every
- * payment of both databases waiting with them until the pools' acquire timeout.
+ * Connections are taken in database order: before each attempt of the reservation takes the payment's database's
+ * connection (`readyBefore`), a hold on a database before it is opened and one after it that an earlier attempt left is
+ * ended; one after it is opened inside. Taken in any order, reservations in opposite directions (a payment on A
+ * crediting a funder on B, one on B crediting a funder on A) could each hold the last connections of one pool while
+ * waiting for the other's, every payment of both databases waiting with them until the pools' acquire timeout.
  */
 export class CreditedHold {
   private readonly open = new Map<Shard, OpenTransaction>();
@@ -63,15 +63,14 @@ export class CreditedHold {
     private readonly away: CreditedPlaces['away'],
   ) {}
 
-  /** Before the reservation's transaction: the holds on databases before the payment's opened (connection, BEGIN). */
-  async openFirst(): Promise<void> {
+  /**
+   * Before each attempt of the reservation takes the payment's database's connection: holds on databases after it (an
+   * earlier attempt's) ended, holds on databases before it opened (connection, BEGIN) where none lives.
+   */
+  async readyBefore(): Promise<void> {
+    for (const { shard } of this.away) if (shard.index > this.home.index) this.drop(shard);
     for (const { shard } of this.away)
       if (shard.index < this.home.index) await this.runOn(shard, async () => undefined);
-  }
-
-  /** At the start of each attempt of the reservation: holds after the payment's database an earlier one left, ended. */
-  attempt(): void {
-    for (const { shard } of this.away) if (shard.index > this.home.index) this.drop(shard);
   }
 
   /**
@@ -103,6 +102,7 @@ export class CreditedHold {
    */
   async confirm(): Promise<void> {
     for (const { shard, ids } of this.away) {
+      assert(this.open.has(shard) && this.statuses.has(shard), `confirm before the hold on ${shard.name} was taken`);
       const again = await this.runOn(shard, (tx) => shareAccountStatuses(tx, ids));
       for (const { id, status } of this.statuses.get(shard) ?? [])
         assert(again.get(id) === status, `${id}'s status changed under its share lock: ${status} → ${again.get(id)}`);
@@ -161,7 +161,7 @@ class OpenTransaction {
         else await new Promise<void>((resolve) => (this.wake = resolve));
       }
     });
-    // Its failure reaches the reservation through the step it failed (run), and release's log through allSettled.
+    // Its failure reaches the reservation through the step it failed (run), and the log through release.
     this.done.catch(() => undefined);
   }
 

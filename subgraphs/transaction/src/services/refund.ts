@@ -2,7 +2,7 @@ import type { Forbidden } from '@paygraph/shared/authorization';
 import { newId, shardOf } from '@paygraph/shared/ids';
 import { postOne, shareAccountStatuses, type Account, type PostingOutcome } from '@paygraph/shared/ledger/index';
 import type { PostingTx } from '@paygraph/shared/shards/posting-transaction';
-import { inTransaction, LockTimeout, type Tx } from '@paygraph/shared/shards/transaction';
+import { LockTimeout, retrying, type Tx } from '@paygraph/shared/shards/transaction';
 import { err, ok, unreachable, type Result } from '@paygraph/shared/result';
 import type { Shard } from '@paygraph/shared/shards/pool';
 import {
@@ -416,35 +416,38 @@ async function reserveRemoteRefund(
   const places = creditedPlaces(ctx.shards, shard, payment.payerAccountId, credited);
   const hold = new CreditedHold(shard, places.away);
   try {
-    await hold.openFirst();
-    return await inTransaction(shard, async (tx) => {
-      hold.attempt();
-      // Its rows move with the payment's logical shard, and no posting here reads that fence row: read first, before
-      // the payment's lock (the claim before it committed on its own, so a move may have fenced the range since); with
-      // it those of the credited accounts here, whose rows are locked below (a copy's row would hold back no close).
-      const logicals = [shardOf('payment', payment.id), ...places.here.map((a) => shardOf('account', a))];
-      await refuseFenced(tx, shard.name, [...new Set(logicals)]);
-      // Lock first, then look: a concurrent copy of this request has committed its row by then.
-      const locked = await lockPayment(tx, request.paymentId);
-      const [existing] = await refundsByIds(tx, [id]);
-      if (existing) return ok(existing);
-      const inFlight = await refundInFlightOf(tx, locked!.id);
-      if (inFlight) throw new RefundInFlight(shard.name, locked!.id, inFlight);
-      const decision = decideRefund(locked!, request.amount);
-      if (!decision.ok) return decision;
-      // Before the reservation: every credit will be a completion, posted whatever the status (decideRefundCredit), so
-      // decided on the statuses under the rows' share locks, after the payment's (creditedUnderLock).
-      const credit = decideRefundCredit(await creditedUnderLock(tx, places.here, hold, credited));
-      if (!credit.ok) return credit;
-      const row = refundRow(ctx, id, locked!, request, 'PROCESSING', now);
-      await insertRefund(tx, row);
-      await reserveShares(tx, locked!, id, fx, decision.value);
-      await setRefundedAmount(tx, locked!.id, decision.value);
-      const kind = locked!.route === 'LEGS' ? 'REFUND_LEGS' : 'REFUND_DEBIT';
-      await insertOutbox(tx, id, kind, now, new Date(now.getTime() + outboxInlineGraceMs));
-      // Last: the holds elsewhere still hold (CreditedHold.confirm), or nothing commits.
-      await hold.confirm();
-      return ok(row);
+    // Each attempt (one more after a deadlock) readies its holds before it takes the payment's connection.
+    return await retrying(shard, async () => {
+      await hold.readyBefore();
+      return shard.db.transaction(async (tx) => {
+        // Its rows move with the payment's logical shard, and no posting here reads that fence row: read first, before
+        // the payment's lock (the claim before it committed on its own, so a move may have fenced the range since);
+        // with it those of the credited accounts here, whose rows are locked below (a copy's row would hold back no
+        // close).
+        const logicals = [shardOf('payment', payment.id), ...places.here.map((a) => shardOf('account', a))];
+        await refuseFenced(tx, shard.name, [...new Set(logicals)]);
+        // Lock first, then look: a concurrent copy of this request has committed its row by then.
+        const locked = await lockPayment(tx, request.paymentId);
+        const [existing] = await refundsByIds(tx, [id]);
+        if (existing) return ok(existing);
+        const inFlight = await refundInFlightOf(tx, locked!.id);
+        if (inFlight) throw new RefundInFlight(shard.name, locked!.id, inFlight);
+        const decision = decideRefund(locked!, request.amount);
+        if (!decision.ok) return decision;
+        // Before the reservation: every credit will be a completion, posted whatever the status (decideRefundCredit),
+        // so decided on the statuses under the rows' share locks, after the payment's (creditedUnderLock).
+        const credit = decideRefundCredit(await creditedUnderLock(tx, places.here, hold, credited));
+        if (!credit.ok) return credit;
+        const row = refundRow(ctx, id, locked!, request, 'PROCESSING', now);
+        await insertRefund(tx, row);
+        await reserveShares(tx, locked!, id, fx, decision.value);
+        await setRefundedAmount(tx, locked!.id, decision.value);
+        const kind = locked!.route === 'LEGS' ? 'REFUND_LEGS' : 'REFUND_DEBIT';
+        await insertOutbox(tx, id, kind, now, new Date(now.getTime() + outboxInlineGraceMs));
+        // Last: the holds elsewhere still hold (CreditedHold.confirm), or nothing commits.
+        await hold.confirm();
+        return ok(row);
+      });
     });
   } finally {
     // Committed or rolled back: a close waiting for an account held elsewhere now finds the refund, or none.

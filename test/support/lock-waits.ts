@@ -1,5 +1,6 @@
 import { rawRows } from '@paygraph/shared/db/raw';
 import type { Shard } from '@paygraph/shared/shards/pool';
+import type { Tx } from '@paygraph/shared/shards/transaction';
 
 /**
  * Whether another connection on this shard's database is running a locking read (FOR UPDATE) whose text matches
@@ -24,4 +25,26 @@ export async function until(condition: () => Promise<boolean>, what: string): Pr
     if (Date.now() > deadline) throw new Error(`waited 10 s for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/** Whether a locking read of `table` naming `id` waits on this database (for a row the test holds). */
+export function aLockWaits(
+  shard: Shard,
+  table: 'payments' | 'payment_legs' | 'accounts',
+  id: string,
+): Promise<boolean> {
+  return lockingReadWaits(shard, `%from \`${table}\`%${id}%`);
+}
+
+/** A row lock held by the test on a connection of its own until `release` (the lock taken when `taken` resolves). */
+export function holdLock(shard: Shard, lock: (tx: Tx) => Promise<unknown>) {
+  let release!: () => void;
+  let held!: () => void;
+  const taken = new Promise<void>((resolve) => (held = resolve));
+  const done = shard.db.transaction(async (tx) => {
+    await lock(tx);
+    held();
+    await new Promise<void>((resolve) => (release = resolve));
+  });
+  return { taken, done, release: () => release() };
 }

@@ -2,10 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { Stack } from '../../../../test/support/stack';
 import { contractOperation, gql } from '../../../../test/support/graphql';
 import { token, unique } from '../../../../test/support/env';
-import { lockingReadWaits, until } from '../../../../test/support/lock-waits';
+import { aLockWaits, holdLock, until } from '../../../../test/support/lock-waits';
 import { runOutboxStep } from '@paygraph/transaction/services/relay';
-import type { Shard } from '@paygraph/shared/shards/pool';
-import type { Tx } from '@paygraph/shared/shards/transaction';
 import { err } from '@paygraph/shared/result';
 import { shardOf } from '@paygraph/shared/ids';
 import { rawRows } from '@paygraph/shared/db/raw';
@@ -87,23 +85,6 @@ async function funderPlaced(placement: Placement, ownerId: string, payer: string
     if (shardOf('account', id) !== shardOf('account', payer)) return id;
   }
   throw new Error("no account landed on another logical shard of the payer's database in 16 tries");
-}
-
-/** Whether a locking read of `table` naming `id` waits on this database (for a row the test holds). */
-const aLockWaits = (shard: Shard, table: 'payments' | 'payment_legs' | 'accounts', id: string) =>
-  lockingReadWaits(shard, `%from \`${table}\`%${id}%`);
-
-/** A row lock held by the test on a connection of its own until `release` (the lock taken when `taken` resolves). */
-function holdLock(shard: Shard, lock: (tx: Tx) => Promise<unknown>) {
-  let release!: () => void;
-  let held!: () => void;
-  const taken = new Promise<void>((resolve) => (held = resolve));
-  const done = shard.db.transaction(async (tx) => {
-    await lock(tx);
-    held();
-    await new Promise<void>((resolve) => (release = resolve));
-  });
-  return { taken, done, release: () => release() };
 }
 
 const refunds = async (paymentId: string): Promise<Array<{ id: string; status: string }>> =>

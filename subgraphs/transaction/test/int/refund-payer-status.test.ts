@@ -2,11 +2,9 @@ import { describe, expect, it } from 'vitest';
 import type { Stack } from '../../../../test/support/stack';
 import { gql } from '../../../../test/support/graphql';
 import { token, unique } from '../../../../test/support/env';
-import { lockingReadWaits, until } from '../../../../test/support/lock-waits';
+import { aLockWaits, holdLock, until } from '../../../../test/support/lock-waits';
 import { runOutboxStep } from '@paygraph/transaction/services/relay';
 import { lockAccount } from '@paygraph/shared/ledger/index';
-import type { Shard } from '@paygraph/shared/shards/pool';
-import type { Tx } from '@paygraph/shared/shards/transaction';
 import { err } from '@paygraph/shared/result';
 import { lockPayment } from '../../src/db/payments';
 import { lockLegsOfPayment } from '../../src/db/payment-legs';
@@ -158,23 +156,6 @@ describe('a close while money may still come back to the account', () => {
     });
   });
 });
-
-/** Whether a locking read of `table` naming `id` waits on this database (for a row the test holds). */
-const aLockWaits = (shard: Shard, table: 'payments' | 'payment_legs' | 'accounts', id: string) =>
-  lockingReadWaits(shard, `%from \`${table}\`%${id}%`);
-
-/** A row lock held by the test on a connection of its own until `release` (the lock taken when `held` resolves). */
-function holdLock(shard: Shard, lock: (tx: Tx) => Promise<unknown>) {
-  let release!: () => void;
-  let held!: () => void;
-  const taken = new Promise<void>((resolve) => (held = resolve));
-  const done = shard.db.transaction(async (tx) => {
-    await lock(tx);
-    held();
-    await new Promise<void>((resolve) => (release = resolve));
-  });
-  return { taken, done, release: () => release() };
-}
 
 const refunds = async (paymentId: string): Promise<Array<{ id: string; status: string }>> =>
   (await gql(stack.gatewayUrl, detailDocs.paymentDetail, { id: paymentId }, kit.operator)).data!.payment.refunds;

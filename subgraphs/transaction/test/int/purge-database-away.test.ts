@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mysql from 'mysql2/promise';
-import { newId, toLogicalShard, type LogicalShard } from '@paygraph/shared/ids';
+import { newId, type LogicalShard } from '@paygraph/shared/ids';
 import { openShards, type Shard, type ShardSet } from '@paygraph/shared/shards/pool';
 import { rawRows } from '@paygraph/shared/db/raw';
 import { idempotencyKeys } from '@paygraph/shared/idempotency/store/schema';
@@ -10,6 +10,7 @@ import { scratchDatabases, type ScratchDatabases } from '../../../../test/suppor
 import { unique } from '../../../../test/support/env';
 import { fxQuotes } from '../../src/db/schema/fx';
 import { purgeExpiredQuotes } from '../../src/services/fx-quote-purge';
+import { unclaimedQuoteRow } from '../support/fx-quote-rows';
 
 /**
  * The idempotency-key and FX-quote purges over every database leave out only a database away (passOverDatabases): the
@@ -80,23 +81,7 @@ async function keysLeft(shard: Shard, caller: string): Promise<number> {
 /** Three quotes no payment took, expired long ago, on the set's first database. */
 async function oldQuotes(shards: ShardSet): Promise<string[]> {
   const ids = [0, 1, 2].map(() => newId('fxQuote', logicalHere(shards)));
-  await shards.all[0]!.db.insert(fxQuotes).values(
-    ids.map((id) => ({
-      id,
-      createdBy: 'purgeaway',
-      sellCurrency: 'USD',
-      buyCurrency: 'EUR',
-      sellAmount: 100n,
-      buyAmount: 90n,
-      rateId: newId('fxRate', toLogicalShard(0)),
-      rate: '0.9',
-      rateBaseCurrency: 'USD',
-      spreadBps: 0,
-      expiresAt: longAgo,
-      paymentId: null,
-      createdAt: longAgo,
-    })),
-  );
+  await shards.all[0]!.db.insert(fxQuotes).values(ids.map((id) => unclaimedQuoteRow(id, 'purgeaway', longAgo)));
   return ids;
 }
 

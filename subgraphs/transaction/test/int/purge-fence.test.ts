@@ -9,6 +9,7 @@ import { scratchShard, whileFenced, type ScratchShard } from '../../../../test/s
 import { unique } from '../../../../test/support/env';
 import { fxQuotes } from '../../src/db/schema/fx';
 import { purgeExpiredQuotes } from '../../src/services/fx-quote-purge';
+import { unclaimedQuoteRow } from '../support/fx-quote-rows';
 
 /**
  * The purges delete rows a shard move carries (idempotency keys with their anchor's logical shard, FX quotes with
@@ -68,23 +69,7 @@ async function keysLeft(caller: string): Promise<string[]> {
 /** Quotes no payment took, expired long ago, of these logical shards. */
 async function oldQuotes(logicalShards: readonly number[]): Promise<string[]> {
   const ids = logicalShards.map((l) => newId('fxQuote', toLogicalShard(l)));
-  await shard.db.insert(fxQuotes).values(
-    ids.map((id) => ({
-      id,
-      createdBy: 'purgefence',
-      sellCurrency: 'USD',
-      buyCurrency: 'EUR',
-      sellAmount: 100n,
-      buyAmount: 90n,
-      rateId: newId('fxRate', toLogicalShard(0)),
-      rate: '0.9',
-      rateBaseCurrency: 'USD',
-      spreadBps: 0,
-      expiresAt: longAgo,
-      paymentId: null,
-      createdAt: longAgo,
-    })),
-  );
+  await shard.db.insert(fxQuotes).values(ids.map((id) => unclaimedQuoteRow(id, 'purgefence', longAgo)));
   return ids;
 }
 

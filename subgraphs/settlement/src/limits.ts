@@ -159,3 +159,10 @@ export const channelAccountsPerChannelMax = 1_000;
  * another database (db/ledger-checks.ts entrySumsWithoutPosting): a date with many is read in statements of this many.
  */
 export const postingIdsPerStatementMax = 1_000;
+/**
+ * Bytes of a stored reconciliation report, gzipped (db/report-bodies.ts): mysql2 sends a BLOB parameter as escaped
+ * text, up to twice its size, and the server's max_allowed_packet is 16 MiB by default. A report's JSON compresses
+ * about 13× with random ids (60,000 unmatched lines: 28.5 MB of JSON, 2.2 MB stored, report-storage.test.ts's rows),
+ * so this holds a day of about 190,000 such lines; a larger one fails its run whole, saying so, and stores nothing.
+ */
+export const reportStoredBytesMax = 7 * 1024 * 1024;

@@ -15,6 +15,7 @@ import {
   type StatementRow,
 } from './schema/settlement';
 import { exceptionDetailCharsMax, reconciliationRowsPerStatementMax } from '../limits';
+import { packReport, unpackReport } from './report-bodies';
 
 /**
  * The SQL of channel reconciliation (control shard): bank statements, matching rules,
@@ -402,11 +403,12 @@ export async function appendEvents(
     await tx.insert(reconciliationExceptionEvents).values(rows.slice(i, i + reconciliationRowsPerStatementMax));
 }
 
+/** Stores a channel's report, its JSON gzipped (report-bodies.ts). */
 export async function insertChannelReconciliation(
   db: Executor,
-  row: typeof channelReconciliations.$inferInsert,
+  row: Omit<typeof channelReconciliations.$inferInsert, 'body'> & { body: string },
 ): Promise<void> {
-  await db.insert(channelReconciliations).values(row);
+  await db.insert(channelReconciliations).values({ ...row, body: await packReport(row.body) });
 }
 
 export async function channelReconciliationsOf(
@@ -415,10 +417,11 @@ export async function channelReconciliationsOf(
   businessDate: string,
   limit: number,
 ): Promise<ChannelReconciliationRow[]> {
-  return db
+  const rows = await db
     .select()
     .from(channelReconciliations)
     .where(and(eq(channelReconciliations.channel, channel), eq(channelReconciliations.businessDate, businessDate)))
     .orderBy(desc(channelReconciliations.createdAt))
     .limit(limit);
+  return Promise.all(rows.map(async (r) => ({ ...r, body: await unpackReport(r.body) })));
 }

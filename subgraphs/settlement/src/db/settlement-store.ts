@@ -3,6 +3,7 @@ import { inTransaction, type Executor, type Tx } from '@paygraph/shared/shards/t
 import type { Shard } from '@paygraph/shared/shards/pool';
 import { heldHere, refuseFenced } from '@paygraph/shared/control/index';
 import { shardOfAnyId } from '@paygraph/shared/ids';
+import { packReport, unpackReport } from './report-bodies';
 import {
   merchantFeeRates,
   reconciliationReports,
@@ -166,15 +167,20 @@ export async function replaceStatement(
   }
 }
 
-export async function insertReport(db: Executor, row: typeof reconciliationReports.$inferInsert): Promise<void> {
-  await db.insert(reconciliationReports).values(row);
+/** Stores a date's report, its discrepancies' JSON gzipped (report-bodies.ts). */
+export async function insertReport(
+  db: Executor,
+  row: Omit<typeof reconciliationReports.$inferInsert, 'discrepancies'> & { discrepancies: string },
+): Promise<void> {
+  await db.insert(reconciliationReports).values({ ...row, discrepancies: await packReport(row.discrepancies) });
 }
 
 export async function reportsOfDate(db: Executor, businessDate: string, limit: number): Promise<ReportRow[]> {
-  return db
+  const rows = await db
     .select()
     .from(reconciliationReports)
     .where(eq(reconciliationReports.businessDate, businessDate))
     .orderBy(desc(reconciliationReports.createdAt))
     .limit(limit);
+  return Promise.all(rows.map(async (r) => ({ ...r, discrepancies: await unpackReport(r.discrepancies) })));
 }

@@ -7,7 +7,6 @@ import {
   datetime,
   index,
   int,
-  mediumtext,
   mysqlEnum,
   mysqlTable,
   primaryKey,
@@ -16,6 +15,9 @@ import {
   varchar,
   boolean,
 } from 'drizzle-orm/mysql-core';
+
+/** MariaDB's MEDIUMBLOB (up to 16 MiB), which drizzle's mysql-core has no builder for: bytes in, bytes out. */
+const mediumblob = customType<{ data: Buffer; driverData: Buffer }>({ dataType: () => 'mediumblob' });
 
 /**
  * Settlement and reconciliation records. A settlement lives on its merchant's home shard;
@@ -245,11 +247,11 @@ export const reconciliationReports = mysqlTable(
     businessDate: date('business_date', { mode: 'string' }).notNull(),
     balanced: boolean('balanced').notNull(),
     /**
-     * The discrepancies as JSON (amounts as strings). MEDIUMTEXT (16 MiB): a TEXT's 64 KiB held about 250, and a date
-     * with more (879 after the shard-move suite's moves, 2026-11-28) failed to store its report, so its reconciliation
-     * answered an internal error on the very day an operator needed it.
+     * The discrepancies as JSON (amounts as strings), gzipped (db/report-bodies.ts): a TEXT's 64 KiB held about 250,
+     * and a date with more (879 after the shard-move suite's moves, 2026-11-28) failed to store its report, so its
+     * reconciliation answered an internal error on the very day an operator needed it.
      */
-    discrepancies: mediumtext('discrepancies').notNull(),
+    discrepancies: mediumblob('discrepancies').notNull(),
     createdBy: varchar('created_by', { length: 64 }).notNull(),
     createdAt: moment('created_at'),
   },
@@ -328,17 +330,14 @@ export const channelReconciliations = mysqlTable(
     id: varchar('id', { length: 40 }).primaryKey(),
     channel: varchar('channel', { length: 64 }).notNull(),
     businessDate: date('business_date', { mode: 'string' }).notNull(),
-    // A date's whole report: up to statementLinesMax lines a day over the date window, a few hundred bytes each (TEXT's
-    // 64 KiB held about 250 matches).
-    body: mediumtext('body').notNull(),
+    // A date's whole report, gzipped (db/report-bodies.ts): a few hundred bytes a line of the day's statements, so a
+    // bank's day of 60,000 lines is ≈ 28 MB of JSON, over MEDIUMTEXT's 16 MiB and the server's max_allowed_packet.
+    body: mediumblob('body').notNull(),
     createdBy: varchar('created_by', { length: 64 }).notNull(),
     createdAt: moment('created_at'),
   },
   (t) => [index('channel_reconciliations_date_idx').on(t.channel, t.businessDate, t.createdAt)],
 );
-
-/** MariaDB's MEDIUMBLOB (up to 16 MiB), which drizzle's mysql-core has no builder for: bytes in, bytes out. */
-const mediumblob = customType<{ data: Buffer; driverData: Buffer }>({ dataType: () => 'mediumblob' });
 
 /**
  * A bank's file sent to POST /uploads/statements, kept for importBankStatement({ uploadId }) until expiresAt
@@ -389,10 +388,12 @@ export type AdvanceRow = typeof advances.$inferSelect;
 export type AdvancePieceRow = typeof advancePieces.$inferSelect;
 export type SettlementPartRow = typeof settlementParts.$inferSelect;
 export type StatementLineRow = typeof statementLines.$inferSelect;
-export type ReportRow = typeof reconciliationReports.$inferSelect;
+/** A date's stored report as services read it: its discrepancies' JSON unpacked (db/report-bodies.ts). */
+export type ReportRow = Omit<typeof reconciliationReports.$inferSelect, 'discrepancies'> & { discrepancies: string };
 export type StatementRow = typeof statements.$inferSelect;
 export type MatchingRulesRow = typeof channelMatchingRules.$inferSelect;
 export type ExceptionRow = typeof reconciliationExceptions.$inferSelect;
-export type ChannelReconciliationRow = typeof channelReconciliations.$inferSelect;
+/** A channel's stored report as services read it: its JSON unpacked (db/report-bodies.ts). */
+export type ChannelReconciliationRow = Omit<typeof channelReconciliations.$inferSelect, 'body'> & { body: string };
 export type ChannelAccountRow = typeof channelAccounts.$inferSelect;
 export type StatementUploadRow = typeof statementUploads.$inferSelect;

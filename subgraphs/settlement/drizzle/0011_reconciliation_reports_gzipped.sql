@@ -1,0 +1,2 @@
+ALTER TABLE `channel_reconciliations` MODIFY COLUMN `body` mediumblob NOT NULL;--> statement-breakpoint
+ALTER TABLE `reconciliation_reports` MODIFY COLUMN `discrepancies` mediumblob NOT NULL;

@@ -172,7 +172,8 @@ export async function clearingOfRefs(
 
 /**
  * Stripes whose outstanding advance is not what their pieces, settlement parts and refund offsets
- * say: Σ pieces not taken back − Σ what settlements covered − Σ what refunds repaid. Each is
+ * say: Σ pieces not taken back − Σ what settlements covered − Σ what refunds repaid of them (a
+ * reversal's negative offset takes out what they repaid of its piece). Each is
  * written in the local transaction that changes outstanding, so they always agree unless a row
  * was changed outside them.
  */

@@ -1,20 +1,29 @@
 import type { ShardSet } from '@paygraph/shared/shards/pool';
-import type { DrizzleTx } from '@paygraph/shared/shards/transaction';
+import type { DrizzleTx, Tx } from '@paygraph/shared/shards/transaction';
 import { newId, shardOf, shardOfAnyId } from '@paygraph/shared/ids';
 import { underFence } from '@paygraph/shared/control/index';
-import { postOne, dedupeKeys, systemAccountId, type Leg, type PostingSpec } from '@paygraph/shared/ledger/index';
+import {
+  postOne,
+  dedupeKeys,
+  systemAccountId,
+  type Leg,
+  type PostingSpec,
+  type PrepareDecision,
+} from '@paygraph/shared/ledger/index';
 import { assert } from '@paygraph/shared/result';
 import {
   addOutstanding,
   finishAdvance,
   insertAdvance,
   insertPiece,
+  insertRefundOffsets,
   lockOutstanding,
   lockPiece,
   markPieceReversed,
 } from '../db/advance-store';
 import type { AdvanceRow } from '../db/schema/settlement';
 import type { Piece } from '../domain/advances';
+import { repayAdvanceByRefunds } from './advance-refunds';
 import { hitFailpoint } from './failpoints';
 
 /** Thrown from a piece's finish when the ledger refused it, so that the piece row and the counter roll back with it. */
@@ -115,7 +124,8 @@ export async function postPiece(
             createdAt: now(),
           });
           await addOutstanding(tx, piece.stripeAccountId, advance.merchantAccountId, piece.amount);
-          return { proceed: true, spec: pieceSpec(advance, piece, postingId, feeIncomeId, 1n) };
+          const legs = pieceLegs(piece.stripeAccountId, feeIncomeId, piece.amount, piece.feeAmount);
+          return { proceed: true, spec: pieceSpec(advance, piece, postingId, legs, 1n) };
         },
         finish: async (_tx, outcome) => {
           if (outcome.status === 'REJECTED') throw new PieceRefused(outcome.rejection.code);
@@ -135,9 +145,8 @@ export async function postPiece(
 }
 
 /**
- * Takes a posted piece back (available less fee and the fee → pending), lowering the stripe's
- * outstanding advance with it; a piece never posted, or taken back already, is left alone. The
- * reversal is a completion, like settlement's: it undoes money already moved.
+ * Takes a posted piece back, lowering the stripe's outstanding advance with it; a piece never posted, or taken back
+ * already, is left alone. The reversal is a completion, like settlement's: it undoes money already moved.
  */
 async function reversePiece(shards: ShardSet, advance: AdvanceRow, piece: Piece, now: () => Date): Promise<void> {
   const shard = shards.of('account', piece.stripeAccountId);
@@ -146,29 +155,7 @@ async function reversePiece(shards: ShardSet, advance: AdvanceRow, piece: Piece,
     shard,
     {
       kind: 'prepare',
-      prepare: async (tx) => {
-        const existing = await lockPiece(tx, advance.id, piece.stripeAccountId);
-        if (!existing || existing.reversed) return { proceed: false, result: undefined };
-        const outstanding = await lockOutstanding(tx, piece.stripeAccountId);
-        // A settlement of the stripe between the piece and its reversal covered it already: a
-        // crash is safer than a negative counter; the advance stays PENDING for an operator.
-        assert(
-          outstanding >= piece.amount,
-          `advance ${advance.id}: stripe ${piece.stripeAccountId} settled its piece before the reversal`,
-        );
-        await markPieceReversed(tx, advance.id, piece.stripeAccountId);
-        await addOutstanding(tx, piece.stripeAccountId, advance.merchantAccountId, -piece.amount);
-        return {
-          proceed: true,
-          spec: pieceSpec(
-            advance,
-            piece,
-            newId('posting', shardOf('account', piece.stripeAccountId)),
-            feeIncomeId,
-            -1n,
-          ),
-        };
-      },
+      prepare: (tx) => prepareReversal(tx, advance, piece, feeIncomeId),
       finish: async (_tx, outcome) => {
         assert(
           outcome.status === 'APPLIED',
@@ -181,24 +168,61 @@ async function reversePiece(shards: ShardSet, advance: AdvanceRow, piece: Piece,
 }
 
 /**
- * A piece (sign 1): the stripe's pending → its available less the fee share, the fee → the
- * shard's fee income. Its reversal (sign −1) is the same legs negated, under its own key.
+ * A reversal's records and posting, with the piece and the stripe's outstanding locked. Refunds of the stripe's money
+ * since the piece may have given part of it back from available (a refund takes from available what pending lacks,
+ * which the piece moved out): first they are counted (services/advance-refunds.ts, as a settlement part and a move of
+ * pending in count them), so `outstanding` is what the advance still covers of the stripe's unsettled money. Only
+ * `covered = min(piece, outstanding)` goes back to pending, and `covered − fee` out of available: the rest of the piece
+ * the merchant gave back already, through the refund. Putting back the whole piece left pending above the money
+ * settlement will ever move (the excess in pending for good), and took from available what the refund had taken
+ * already (refused when available had nothing else). The part not taken back is recorded, negative, under the
+ * advance's id in advance_refund_offsets, so outstanding = Σ pieces not taken back − Σ covered − Σ offsets still holds.
  */
-function pieceSpec(
+async function prepareReversal(
+  tx: Tx,
   advance: AdvanceRow,
   piece: Piece,
-  postingId: string,
   feeIncomeId: string,
-  sign: 1n | -1n,
-): PostingSpec {
-  const legs: Leg[] = [{ accountId: piece.stripeAccountId, bucket: 'PENDING', amount: -piece.amount * sign }];
-  if (piece.amount - piece.feeAmount > 0n)
-    legs.push({
-      accountId: piece.stripeAccountId,
-      bucket: 'AVAILABLE',
-      amount: (piece.amount - piece.feeAmount) * sign,
-    });
-  if (piece.feeAmount > 0n) legs.push({ accountId: feeIncomeId, bucket: 'AVAILABLE', amount: piece.feeAmount * sign });
+): Promise<PrepareDecision<void>> {
+  const stripeId = piece.stripeAccountId;
+  const existing = await lockPiece(tx, advance.id, stripeId);
+  if (!existing || existing.reversed) return { proceed: false, result: undefined };
+  const locked = await lockOutstanding(tx, stripeId);
+  // A settlement of the stripe between the piece and its reversal covered it already (or a move of pending into the
+  // stripe took it off): a crash is safer than a negative counter; the advance stays PENDING for an operator.
+  assert(locked >= piece.amount, `advance ${advance.id}: stripe ${stripeId} settled its piece before the reversal`);
+  const outstanding = await repayAdvanceByRefunds(tx, advance.merchantAccountId, stripeId, locked);
+  const covered = piece.amount < outstanding ? piece.amount : outstanding;
+  await markPieceReversed(tx, advance.id, stripeId);
+  if (covered > 0n) await addOutstanding(tx, stripeId, advance.merchantAccountId, -covered);
+  if (covered < piece.amount)
+    await insertRefundOffsets(tx, [
+      { refundId: advance.id, stripeAccountId: stripeId, amount: covered - piece.amount },
+    ]);
+  const legs = pieceLegs(stripeId, feeIncomeId, -covered, -piece.feeAmount);
+  // Nothing to move (the refunds repaid the whole piece, which had no fee): the records alone.
+  if (legs.length === 0) return { proceed: false, result: undefined };
+  const postingId = newId('posting', shardOf('account', stripeId));
+  return { proceed: true, spec: pieceSpec(advance, piece, postingId, legs, -1n) };
+}
+
+/**
+ * What leaves the stripe's pending (`moved`; negative: comes back) to its available less `fee`, the fee to the shard's
+ * fee income (negative: back from it). Zero legs are left out; every leg is zero when both are.
+ */
+function pieceLegs(stripeId: string, feeIncomeId: string, moved: bigint, fee: bigint): Leg[] {
+  const legs: Leg[] = [];
+  if (moved !== 0n) legs.push({ accountId: stripeId, bucket: 'PENDING', amount: -moved });
+  if (moved !== fee) legs.push({ accountId: stripeId, bucket: 'AVAILABLE', amount: moved - fee });
+  if (fee !== 0n) legs.push({ accountId: feeIncomeId, bucket: 'AVAILABLE', amount: fee });
+  return legs;
+}
+
+/**
+ * A piece (sign 1): the stripe's pending → its available less the fee share, the fee → the shard's fee income
+ * (pieceLegs). Its reversal (sign −1) moves the legs it is given back, under its own key.
+ */
+function pieceSpec(advance: AdvanceRow, piece: Piece, postingId: string, legs: Leg[], sign: 1n | -1n): PostingSpec {
   const dedupeKey =
     sign === 1n
       ? dedupeKeys.advancePiece(advance.id, piece.stripeAccountId)

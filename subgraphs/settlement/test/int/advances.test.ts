@@ -598,6 +598,17 @@ describe('an advance cut off between its pieces', () => {
     return row;
   }
 
+  /** The advance worker's passes until it finds nothing left (an hour's pause: no timer pass after the first). */
+  async function drainAdvanceWorker(): Promise<void> {
+    const worker = startAdvanceWorker(stack.shards, { intervalMs: 3_600_000 });
+    try {
+      await worker.drain();
+      expect(await worker.drain()).toBe(0);
+    } finally {
+      await worker.stop();
+    }
+  }
+
   /** A merchant paid 4,000 on every stripe, with terms of 100% at 1%: its stripes and fee income before any advance. */
   async function merchantOf4000PerStripe(owner: string) {
     const merchant = await open(owner, 'MERCHANT');
@@ -681,14 +692,7 @@ describe('an advance cut off between its pieces', () => {
       { stripeAccountId: a!, amount: 900_000n, feeAmount: 0n },
     ]);
     expect((await advanceRows(merchant)).map((r) => r.status)).toEqual(['PENDING', 'PENDING']);
-    // A pause of an hour: no timer pass comes after the first, only the drained one.
-    const worker = startAdvanceWorker(stack.shards, { intervalMs: 3_600_000 });
-    try {
-      await worker.drain();
-      expect(await worker.drain()).toBe(0);
-    } finally {
-      await worker.stop();
-    }
+    await drainAdvanceWorker();
     const rows = await advanceRows(merchant);
     expect(rows.find((r) => r.id === finished.id)?.status).toBe('PAID');
     expect(rows.find((r) => r.id === reversed.id)?.status).toBe('REVERSED');
@@ -713,5 +717,104 @@ describe('an advance cut off between its pieces', () => {
       '4000',
     );
     expect((await q(`{ ledgerHealth { balanced } }`)).data!.ledgerHealth.balanced).toBe(true);
+  });
+
+  /**
+   * A merchant whose home row X was paid 100 and another stripe Y 40 (after `prior` deposited into X's available), and
+   * an advance of 100 at 10% cut off after its piece of 60 on X (fee 6); then, before anyone finishes it, Y's payment
+   * refunded whole (Y's pending gone, so its piece of 40 can no longer post) and 70 of X's, which X's pending of 40
+   * cannot give: 30 from X's available, the merchant giving the advance back. No other stripe has pending, so nothing
+   * moves and nothing has counted that repayment yet.
+   */
+  async function refundedBeforeReversal(prefix: string, prior: bigint) {
+    const owner = unique(prefix);
+    const ownerToken = await token(owner, 'customer');
+    const merchant = await open(owner, 'MERCHANT');
+    const { home, remote } = await kit.homeAndRemote(await kit.payersOnEveryShard('1000000'), merchant);
+    expect(remote).not.toBe(home);
+    await kit.termsOk(merchant, 10_000, 1_000, '1000000');
+    await kit.feeRate(merchant, 0);
+    if (prior > 0n) await kit.deposit(merchant, String(prior));
+    const payX = await pay(home, merchant, '100');
+    const payY = await pay(remote, merchant, '40');
+    const [x, y] = [await kit.stripeOf(merchant, home), await kit.stripeOf(merchant, remote)];
+    const feesStart = await feeIncome();
+    const cut = await cutOff(merchant, [
+      { stripeAccountId: x, amount: 60n, feeAmount: 6n },
+      { stripeAccountId: y, amount: 40n, feeAmount: 4n },
+    ]);
+    expect(await kit.refund(payY, '40', ownerToken)).toMatchObject({ __typename: 'Refund', status: 'SUCCEEDED' });
+    const refundX = await kit.refund(payX, '70', ownerToken);
+    expect(refundX).toMatchObject({ __typename: 'Refund', status: 'SUCCEEDED' });
+    expect(await kit.moves(refundX.id as string)).toEqual([]);
+    const now = await stripes(merchant);
+    expect([now.get(x), now.get(y)]).toEqual([
+      { pending: 0n, available: prior + 54n - 30n },
+      { pending: 0n, available: 0n },
+    ]);
+    return { merchant, ownerToken, x, y, cut, refundX: refundX.id as string, feesStart };
+  }
+
+  /**
+   * Taken back, the piece returns to X's pending only what the advance still covers there once the refund's 30 is
+   * counted: X's pending is then its unsettled money (100 paid less 70 refunded) and settlement moves all of it.
+   * Before, the whole 60 came back, outstanding went to 0 with the 30 never counted, and 30 stayed in X's pending for
+   * good after the settlement; with only the piece's 54 in available (no prior), the reversal was refused and the
+   * advance stayed PENDING.
+   */
+  for (const prior of [1_000n, 0n])
+    it(`is taken back whole after refunds repaid part of its piece from available (${prior} available before)`, async () => {
+      const { merchant, x, y, cut, refundX, feesStart } = await refundedBeforeReversal('reverse-repaid', prior);
+      await drainAdvanceWorker();
+      expect((await advanceRows(merchant)).map((r) => [r.id, r.status])).toEqual([[cut.id, 'REVERSED']]);
+      expect((await piecesOf(cut.id)).map((p) => [p.stripe, p.reversed])).toEqual([[x, true]]);
+      // Available as before the advance (its 54 paid the refund's 30 and the 24 taken back), the whole fee returned.
+      let now = await stripes(merchant);
+      expect([now.get(x), now.get(y)]).toEqual([
+        { pending: 30n, available: prior },
+        { pending: 0n, available: 0n },
+      ]);
+      expect(sum((await outstandingOf(merchant)).values())).toBe(0n);
+      expect(await feeIncome()).toBe(feesStart);
+      // The refund's repayment counted once, and the 30 of the piece it repaid not taken back.
+      expect((await refundOffsets(x)).sort((a, b) => Number(a.amount - b.amount))).toEqual([
+        { refundId: cut.id, amount: -30n },
+        { refundId: refundX, amount: 30n },
+      ]);
+      const settled = await kit.settle(merchant);
+      expect(settled).toMatchObject({ grossAmount: 140n, refundedAmount: 110n, advancedAmount: 0n, feeAmount: 0n });
+      now = await stripes(merchant);
+      expect([now.get(x), now.get(y)]).toEqual([
+        { pending: 0n, available: prior + 30n },
+        { pending: 0n, available: 0n },
+      ]);
+      expect(sum((await outstandingOf(merchant)).values())).toBe(0n);
+      await kit.booksAgree();
+    });
+
+  it('is taken back so by the next request, whose own advance the settlement then covers alone', async () => {
+    const { merchant, ownerToken, x, y, cut, feesStart } = await refundedBeforeReversal('reverse-again', 1_000n);
+    // The next request takes the cut-off advance back first, then advances 10 of the only pending left: X's 30.
+    const next = (await advance(merchant, '10', ownerToken)).data!.advanceSettlement;
+    expect(next).toMatchObject({ __typename: 'Advance', amount: '10' });
+    expect((await advanceRows(merchant)).find((r) => r.id === cut.id)?.status).toBe('REVERSED');
+    const fee = advanceFeeOf(10n, 1_000);
+    expect((await piecesOf(next.id)).map((p) => [p.stripe, p.amount, p.fee, p.reversed])).toEqual([
+      [x, 10n, fee, false],
+    ]);
+    expect((await stripes(merchant)).get(x)).toEqual({ pending: 20n, available: 1_000n + 10n - fee });
+    expect((await outstandingOf(merchant)).get(x)).toBe(10n);
+    expect(sum((await outstandingOf(merchant)).values())).toBe(10n);
+    // Before, the refund's 30 was first counted here, against an outstanding of 10: the settlement crashed.
+    const settled = await kit.settle(merchant);
+    expect(settled).toMatchObject({ grossAmount: 140n, refundedAmount: 110n, advancedAmount: 10n, feeAmount: 0n });
+    const now = await stripes(merchant);
+    expect([now.get(x), now.get(y)]).toEqual([
+      { pending: 0n, available: 1_000n + 10n - fee + 20n },
+      { pending: 0n, available: 0n },
+    ]);
+    expect(sum((await outstandingOf(merchant)).values())).toBe(0n);
+    expect(await feeIncome()).toBe(feesStart + fee);
+    await kit.booksAgree();
   });
 });

@@ -153,6 +153,9 @@ export const advanceOutstanding = mysqlTable('advance_outstanding', {
  * already moved that money out of pending (issue 33): the merchant gave the advance back, so the
  * stripe's outstanding advance was lowered by it, once (the key), at the stripe's first
  * settlement part after the refund, in that part's local transaction (services/advance-refunds.ts).
+ * A piece taken back after such a refund gave part of it back puts back only the rest
+ * (services/advance-pieces.ts): its row, under the advance's id, is that part, negative, so that
+ * the rows sum to what refunds repaid of pieces not taken back.
  */
 export const advanceRefundOffsets = mysqlTable(
   'advance_refund_offsets',

@@ -63,7 +63,8 @@ export interface Routed {
  * Where each statement of a file goes, or the first statement that may go nowhere (the whole
  * file is then refused). Without `channel`: to its account's channel. With it: its account
  * must be registered to that channel, unless the channel has none registered, in which case it
- * takes one account's statements, as before accounts were registered.
+ * takes one account's statements, as before accounts were registered: of an account registered
+ * to no channel.
  */
 export function routeStatements(
   statements: readonly BankStatement[],
@@ -71,7 +72,7 @@ export function routeStatements(
   registrations: ReadonlyMap<string, Registration>,
   channelHasAccounts: boolean,
 ): Result<Routed[], StatementError> {
-  if (channel !== null && !channelHasAccounts) return oneAccount(statements, channel);
+  if (channel !== null && !channelHasAccounts) return oneAccount(statements, channel, registrations);
   const routed: Routed[] = [];
   for (const statement of statements) {
     const named = statement.account === null ? '' : accountKey(statement.account);
@@ -84,11 +85,7 @@ export function routeStatements(
         line: statement.line,
         message: `${where} is registered to no channel${channel === null ? '' : ` (nor to ${channel})`}: register it with RegisterChannelAccount; nothing was imported`,
       });
-    if (channel !== null && found.channel !== channel)
-      return err({
-        line: statement.line,
-        message: `${where} is registered to channel ${found.channel}, not ${channel}; nothing was imported`,
-      });
+    if (channel !== null && found.channel !== channel) return err(registeredElsewhere(statement, found, channel));
     if (statement.currency !== null && statement.currency !== found.currency)
       return err({
         line: statement.line,
@@ -99,13 +96,31 @@ export function routeStatements(
   return ok(routed);
 }
 
-function oneAccount(statements: readonly BankStatement[], channel: string): Result<Routed[], StatementError> {
+function registeredElsewhere(statement: BankStatement, found: Registration, channel: string): StatementError {
+  return {
+    line: statement.line,
+    message: `account ${statement.account} (statement of ${statement.businessDate}) is registered to channel ${found.channel}, not ${channel}; nothing was imported`,
+  };
+}
+
+/**
+ * A channel with no account registered takes the statements of one account registered to no channel (a registered
+ * one is another channel's), each kept under no account ('').
+ */
+function oneAccount(
+  statements: readonly BankStatement[],
+  channel: string,
+  registrations: ReadonlyMap<string, Registration>,
+): Result<Routed[], StatementError> {
   const first = statements.find((s) => s.account !== null);
-  const other = statements.find((s) => s.account !== null && accountKey(s.account) !== accountKey(first!.account!));
-  if (other !== undefined)
-    return err({
-      line: other.line,
-      message: `the file holds accounts ${first!.account} and ${other.account}, and channel ${channel} has no account registered, so it takes one account's statements: register each account with RegisterChannelAccount; nothing was imported`,
-    });
+  for (const s of statements) {
+    const found = s.account === null ? undefined : registrations.get(accountKey(s.account));
+    if (found !== undefined) return err(registeredElsewhere(s, found, channel));
+    if (s.account !== null && accountKey(s.account) !== accountKey(first!.account!))
+      return err({
+        line: s.line,
+        message: `the file holds accounts ${first!.account} and ${s.account}, and channel ${channel} has no account registered, so it takes one account's statements: register each account with RegisterChannelAccount; nothing was imported`,
+      });
+  }
   return ok(statements.map((statement) => ({ channel, account: '', statement })));
 }

@@ -39,6 +39,7 @@ beforeAll(async () => {
   const keys = (await accountsOf('mt940/wolph_mt940__betterplace_sepa_mt9401.sta', 'MT940'))
     .concat(await accountsOf('camt053/newinnovations_camt053__example-camt053-a.xml', 'CAMT053'))
     .concat(await accountsOf('camt053/invoiced__camt053_CAMT053.xml', 'CAMT053'))
+    .concat(await accountsOf(registeredElsewhereFile, 'CAMT053'))
     .concat([...cmxlAccounts, ...rabobankAccounts, ...lithuanianAccounts].map(([a]) => a))
     .map(accountKey);
   await sqlRows(sql`DELETE FROM channel_accounts WHERE account_identification IN (${sql.join(keys, sql`, `)})`);
@@ -62,6 +63,8 @@ const lithuanianAccounts = [
   ['LT625883379695428516', 'EUR'],
   ['LT414319056143772570', 'EUR'],
 ] as const;
+/** A file of one account whose IBAN passes mod-97 (DE14740618130000033626), so that it can be registered. */
+const registeredElsewhereFile = 'camt053/camt_parser__053_valid_example.xml';
 
 /** The file's text as a client sends it: decoded as UTF-8 (a byte that is none becomes U+FFFD, in :86: text only). */
 function fixture(path: string): string {
@@ -468,5 +471,28 @@ describe.skipIf(root === null)('bad input: a typed error naming the thing, nothi
       'a CSV statement names no account: send the channel it is of',
     ]);
     expect(await storedIn([channel])).toEqual([]);
+  });
+});
+
+describe.skipIf(root === null)('a file of an account registered to another channel', () => {
+  it('is refused by a channel with no account registered, naming the account and its channel, nothing stored; its own channel imports it', async () => {
+    const [account] = await accountsOf(registeredElsewhereFile, 'CAMT053');
+    const own = channelOf(account!);
+    const other = `none-${tag}`;
+    await registerAll([[account!, 'EUR']]);
+    try {
+      // `other` has no account registered, so it takes one account's statements: never those of another channel's.
+      expectRefusal(
+        await importFile({ channel: other, format: 'CAMT053', content: fixture(registeredElsewhereFile) }),
+        `account ${account} (statement of 2013-12-27) is registered to channel ${own}, not ${other}`,
+      );
+      expect(await storedIn([other])).toEqual([]);
+      const imported = await importFile({ channel: own, format: 'CAMT053', content: fixture(registeredElsewhereFile) });
+      expectImported(registeredElsewhereFile, imported, { statements: 1, dates: ['2013-12-27'], entries: [4] });
+      expect((await storedIn([other, own])).map((s) => [s.channel, s.account])).toEqual([[own, accountKey(account!)]]);
+    } finally {
+      // The single-account files import this one to channels with no account: a later run must find it unregistered.
+      await sqlRows(sql`DELETE FROM channel_accounts WHERE account_identification = ${accountKey(account!)}`);
+    }
   });
 });

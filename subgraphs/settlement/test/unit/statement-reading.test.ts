@@ -197,17 +197,18 @@ describe('accounts and channels', () => {
     expect(parseAccountIdentification('acct#1').ok).toBe(false);
   });
 
+  const statement = (account: string | null, date: string, line = 7): BankStatement => ({
+    account,
+    businessDate: date,
+    currency: 'EUR',
+    openingBalance: 0n,
+    closingBalance: 0n,
+    lines: [],
+    entries: 0,
+    line,
+  });
+
   it('sends each statement to its account’s channel, or refuses the whole file naming the account', () => {
-    const statement = (account: string, date: string): BankStatement => ({
-      account,
-      businessDate: date,
-      currency: 'EUR',
-      openingBalance: 0n,
-      closingBalance: 0n,
-      lines: [],
-      entries: 0,
-      line: 7,
-    });
     const file = [statement('nl17rabo0310029597', '2026-03-02'), statement('NL59 RABO 3181 2408 69', '2026-03-02')];
     const registered = new Map<string, Registration>([
       ['NL17RABO0310029597', { accountKey: 'NL17RABO0310029597', channel: 'rabo-a', currency: 'EUR' }],
@@ -240,6 +241,38 @@ describe('accounts and channels', () => {
     expect(routeStatements(file, null, usd, false)).toMatchObject({
       ok: false,
       error: { message: expect.stringContaining('is registered in USD, its statement is in EUR') },
+    });
+  });
+
+  it('refuses a statement of an account registered to another channel, also on a channel with no account registered', () => {
+    const file = [statement('NL17RABO0310029597', '2013-01-08', 2), statement('NL17RABO0310029597', '2013-01-15', 14)];
+    const registered = new Map<string, Registration>([
+      ['NL17RABO0310029597', { accountKey: 'NL17RABO0310029597', channel: 'rabo-b', currency: 'EUR' }],
+    ]);
+    // rabo-a has no account registered, so it takes one account's statements: never those of another channel's account.
+    expect(routeStatements(file, 'rabo-a', registered, false)).toEqual({
+      ok: false,
+      error: {
+        line: 2,
+        message:
+          'account NL17RABO0310029597 (statement of 2013-01-08) is registered to channel rabo-b, not rabo-a; ' +
+          'nothing was imported',
+      },
+    });
+    // Beside an account registered nowhere, which alone such a channel would take.
+    const mixed = [statement('NL59RABO3181240869', '2013-01-08', 2), file[1]!];
+    expect(routeStatements(mixed, 'rabo-a', registered, false)).toEqual({
+      ok: false,
+      error: { line: 14, message: expect.stringContaining('is registered to channel rabo-b, not rabo-a') },
+    });
+    expect(routeStatements(file, 'rabo-b', registered, true)).toEqual({
+      ok: true,
+      value: file.map((s) => ({ channel: 'rabo-b', account: 'NL17RABO0310029597', statement: s })),
+    });
+    // An account registered to no channel: the channel with none takes its statements, under no account ('').
+    expect(routeStatements(file, 'rabo-a', new Map(), false)).toEqual({
+      ok: true,
+      value: file.map((s) => ({ channel: 'rabo-a', account: '', statement: s })),
     });
   });
 });

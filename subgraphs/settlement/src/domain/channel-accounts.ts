@@ -105,7 +105,8 @@ function registeredElsewhere(statement: BankStatement, found: Registration, chan
 
 /**
  * A channel with no account registered takes the statements of one account registered to no channel (a registered
- * one is another channel's), each kept under no account ('').
+ * one is another channel's), each kept under no account (''): so at most one of each date and currency, whether it
+ * names its account or not.
  */
 function oneAccount(
   statements: readonly BankStatement[],
@@ -113,6 +114,7 @@ function oneAccount(
   registrations: ReadonlyMap<string, Registration>,
 ): Result<Routed[], StatementError> {
   const first = statements.find((s) => s.account !== null);
+  const seen = new Map<string, BankStatement>();
   for (const s of statements) {
     const found = s.account === null ? undefined : registrations.get(accountKey(s.account));
     if (found !== undefined) return err(registeredElsewhere(s, found, channel));
@@ -121,6 +123,17 @@ function oneAccount(
         line: s.line,
         message: `the file holds accounts ${first!.account} and ${s.account}, and channel ${channel} has no account registered, so it takes one account's statements: register each account with RegisterChannelAccount; nothing was imported`,
       });
+    const day = `${s.businessDate} ${s.currency ?? ''}`;
+    const earlier = seen.get(day);
+    if (earlier !== undefined)
+      return err({
+        line: s.line,
+        message: `two statements of ${day}, ${namedBy(earlier)} and ${namedBy(s)}, and channel ${channel} has no account registered, so it takes one account's statements, one a day and currency: send each account's statements apart, or register the account with RegisterChannelAccount; nothing was imported`,
+      });
+    seen.set(day, s);
   }
   return ok(statements.map((statement) => ({ channel, account: '', statement })));
 }
+
+const namedBy = (s: BankStatement) =>
+  `${s.account === null ? 'naming no account' : `of account ${s.account}`} (line ${s.line})`;

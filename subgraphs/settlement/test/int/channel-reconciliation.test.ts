@@ -583,6 +583,28 @@ describe('bad input writes nothing', () => {
     expect(errorCodes(asCustomer)).toEqual(['FORBIDDEN']);
     expect(await statementCount(c)).toBe(0);
   });
+
+  it('refuses a camt.053 of a day’s statement of an account and one naming none, to a channel with no account', async () => {
+    // The channel takes one account's statements, kept under no account: these two would be one statement twice.
+    const c = `unnamed-${tag}`;
+    const iban = '<Id><IBAN>DE89370400440532013000</IBAN></Id>';
+    const both = camt053([
+      { id: 'named', currency: 'USD', opening: 0n, date: dayD, entries: [entry(ref('named'), 100n)] },
+      { id: 'unnamed', currency: 'USD', opening: 0n, date: dayD, entries: [entry(ref('unnamed'), 200n)] },
+    ]);
+    const at = both.lastIndexOf(iban);
+    const content = both.slice(0, at) + both.slice(at + iban.length);
+    const refused = await q(docs.importFile, { input: { channel: c, format: 'CAMT053', content } });
+    expect(refused.errors, JSON.stringify(refused.errors)).toBeUndefined();
+    expect(refused.data!.importBankStatement).toEqual({
+      __typename: 'InvalidStatement',
+      code: 'INVALID_STATEMENT',
+      message: expect.stringContaining(
+        `line 21: two statements of ${dayD} USD, of account DE89370400440532013000 (line 5) and naming no account (line 21)`,
+      ),
+    });
+    expect(await statementCount(c)).toBe(0);
+  });
 });
 
 /**

@@ -275,4 +275,33 @@ describe('accounts and channels', () => {
       value: file.map((s) => ({ channel: 'rabo-a', account: '', statement: s })),
     });
   });
+
+  it('refuses a day’s statement of an account beside one naming none, where both would be the channel’s one account’s', () => {
+    // A camt.053 of one Stmt with Acct/Id and one without, of one date and currency: on a channel with no account
+    // registered both are kept under no account (''), the same statement twice.
+    const file = [statement('NL17RABO0310029597', '2026-03-02', 4), statement(null, '2026-03-02', 31)];
+    expect(routeStatements(file, 'plain', new Map(), false)).toEqual({
+      ok: false,
+      error: {
+        line: 31,
+        message: expect.stringContaining(
+          'two statements of 2026-03-02 EUR, of account NL17RABO0310029597 (line 4) and naming no account (line 31)',
+        ),
+      },
+    });
+    expect(routeStatements(file.toReversed(), 'plain', new Map(), false)).toMatchObject({
+      ok: false,
+      error: { line: 4, message: expect.stringContaining('naming no account (line 31) and of account') },
+    });
+    // Other days, or other currencies, are the account's other statements.
+    const days = [
+      file[0]!,
+      statement(null, '2026-03-03', 31),
+      { ...statement(null, '2026-03-02', 40), currency: 'USD' },
+    ];
+    expect(routeStatements(days, 'plain', new Map(), false)).toEqual({
+      ok: true,
+      value: days.map((s) => ({ channel: 'plain', account: '', statement: s })),
+    });
+  });
 });

@@ -83,6 +83,7 @@ export const unplacedTables: readonly string[] = [
   'reconciliation_exception_events',
   'reconciliation_exceptions',
   'reconciliation_reports',
+  'statement_channels',
   'statement_lines',
   'statement_upload_chunks',
   'statement_upload_operators',

@@ -1,21 +1,30 @@
+import { TransactionRollbackError } from 'drizzle-orm';
 import { rawRows } from '@paygraph/shared/db/raw';
 import type { Shard } from '@paygraph/shared/shards/pool';
 import type { Tx } from '@paygraph/shared/shards/transaction';
 
 /**
- * Whether another connection on this shard's database is running a locking read (FOR UPDATE) whose text matches
- * `pattern` (a LIKE pattern: drizzle writes the values into the text it shows): a statement waiting for a row the test
- * holds on a connection of its own, so the test knows the interleaving it built has been reached. The process list's,
- * as MariaDB lists no transaction of such a statement while it waits for its first lock.
+ * How many other connections on this shard's database are running a statement whose text matches every one of
+ * `patterns` (LIKE patterns: drizzle writes the values into the text it shows). The process list's, as MariaDB lists no
+ * transaction of a statement while it waits for its first lock.
  */
-export async function lockingReadWaits(shard: Shard, pattern: string): Promise<boolean> {
+export async function statementsRunning(shard: Shard, ...patterns: string[]): Promise<number> {
   const [row] = await rawRows<{ n: number }>(
     shard,
     `SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST
-     WHERE DB = DATABASE() AND ID <> CONNECTION_ID() AND COMMAND = 'Query' AND INFO LIKE ? AND INFO LIKE '%for update'`,
-    [pattern],
+     WHERE DB = DATABASE() AND ID <> CONNECTION_ID() AND COMMAND = 'Query'${' AND INFO LIKE ?'.repeat(patterns.length)}`,
+    patterns,
   );
-  return Number(row!.n) > 0;
+  return Number(row!.n);
+}
+
+/**
+ * Whether another connection on this shard's database is running a locking read (FOR UPDATE) whose text matches
+ * `pattern`: a statement waiting for a row the test holds on a connection of its own, so the test knows the interleaving
+ * it built has been reached.
+ */
+export async function lockingReadWaits(shard: Shard, pattern: string): Promise<boolean> {
+  return (await statementsRunning(shard, pattern, '%for update')) > 0;
 }
 
 /** Polls `condition` every 20 ms until it holds; fails after 10 s, naming `what`. */
@@ -36,15 +45,23 @@ export function aLockWaits(
   return lockingReadWaits(shard, `%from \`${table}\`%${id}%`);
 }
 
-/** A row lock held by the test on a connection of its own until `release` (the lock taken when `taken` resolves). */
-export function holdLock(shard: Shard, lock: (tx: Tx) => Promise<unknown>) {
+/**
+ * A row lock held by the test on a connection of its own until `release` (the lock taken when `taken` resolves), then
+ * committed; rolled back instead with `rollBack`, so that a row the test inserted to hold its place never was.
+ */
+export function holdLock(shard: Shard, lock: (tx: Tx) => Promise<unknown>, options: { rollBack?: boolean } = {}) {
   let release!: () => void;
   let held!: () => void;
   const taken = new Promise<void>((resolve) => (held = resolve));
-  const done = shard.db.transaction(async (tx) => {
-    await lock(tx);
-    held();
-    await new Promise<void>((resolve) => (release = resolve));
-  });
+  const done = shard.db
+    .transaction(async (tx) => {
+      await lock(tx);
+      held();
+      await new Promise<void>((resolve) => (release = resolve));
+      if (options.rollBack === true) tx.rollback();
+    })
+    .catch((error: unknown) => {
+      if (!(error instanceof TransactionRollbackError)) throw error;
+    });
   return { taken, done, release: () => release() };
 }

@@ -6,6 +6,7 @@ import {
   channelReconciliations,
   reconciliationExceptionEvents,
   reconciliationExceptions,
+  statementChannels,
   statementLines,
   statements,
   type ChannelReconciliationRow,
@@ -25,8 +26,12 @@ import { packReport, unpackReport } from './report-bodies';
 /**
  * Writes an import's statements and their lines, each replacing the earlier statements of its
  * channel, account and date (every currency), whose rows it locks (FOR UPDATE) and deletes first.
- * The caller's one transaction holds all of it, so a file of several accounts and channels lands
- * whole or not at all. Rows go in batches of insertBatchMax, lines of several statements together.
+ * First it locks each channel's row of statement_channels (made by the channel's first import),
+ * in channel order, so that imports to one channel replace its statements one after the other,
+ * also on a day with no statement yet, whose empty range FOR UPDATE locks nothing under read
+ * committed. The caller's one transaction holds all of it, so a file of several accounts and
+ * channels lands whole or not at all. Rows go in batches of insertBatchMax, lines of several
+ * statements together.
  */
 export async function replaceBankStatements(
   tx: Tx,
@@ -36,6 +41,13 @@ export async function replaceBankStatements(
   }>,
   insertBatchMax: number,
 ): Promise<void> {
+  const channels = [...new Set(imported.map((i) => i.statement.channel))].sort();
+  // An insert that finds the row takes it exclusively too, as a locking read would, without a read first.
+  if (channels.length > 0)
+    await tx
+      .insert(statementChannels)
+      .values(channels.map((channel) => ({ channel })))
+      .onDuplicateKeyUpdate({ set: { channel: sql`${statementChannels.channel}` } });
   const earlierIds: string[] = [];
   for (const same of groupBy(imported, (i) => `${i.statement.channel}\u0000${i.statement.account ?? ''}`).values()) {
     const { channel, account = '' } = same[0]!.statement;

@@ -374,6 +374,16 @@ export const statementUploadOperators = mysqlTable('statement_upload_operators',
   uploadedBy: varchar('uploaded_by', { length: 64 }).primaryKey(),
 });
 
+/**
+ * One row per channel a bank file was ever imported to (made by its first import): the lock that makes two imports to
+ * one channel replace its statements one after the other (replaceBankStatements). The shards read committed, which
+ * takes no gap locks, so locking the statements of a day that has none yet locked nothing, and two first imports of
+ * the day at once both inserted its statement (1062, an internal error).
+ */
+export const statementChannels = mysqlTable('statement_channels', {
+  channel: varchar('channel', { length: 64 }).primaryKey(),
+});
+
 /** An upload's body in pieces of at most uploadChunkBytesMax, numbered from 0 in the order they arrived. */
 export const statementUploadChunks = mysqlTable(
   'statement_upload_chunks',

@@ -500,6 +500,44 @@ assert(
 );
 
 /**
+ * A posting's business date is its `at`'s (ledger/engine/class-days.ts), read before it is queued, locked and committed
+ * (ledger/engine/post.ts), so a posting made at a date's last moment may commit after the date ended: the books must
+ * not take a date as closed before every such posting has committed. How long that takes at most, from the limits
+ * above. One attempt of a posting transaction: a connection, its round trips each within a statement's bound (a lock
+ * wait ends sooner, LOCK_TIMEOUT), a lost COMMIT's outcome, the backoff before the next attempt. A merged batch makes
+ * about four round trips (shards/posting-transaction.ts); a prepare's or a finish's own reads and the intercompany
+ * accounts' opening and lock add a few: postingAttemptRoundTripsMax counts them with room.
+ */
+export const postingAttemptRoundTripsMax = 8;
+export const postingAttemptMsMax =
+  shardAcquireTimeoutMs +
+  postingAttemptRoundTripsMax * shardStatementTimeoutMs +
+  commitOutcomeWaitMs +
+  deadlockRetryCapMs;
+/** One posting transaction: its first attempt and deadlockRetryCountMax more (deadlock, duplicate key, not applied). */
+export const postingTransactionMsMax = (deadlockRetryCountMax + 1) * postingAttemptMsMax;
+/**
+ * A posting from its `at` to its COMMIT: the batches ahead of it in a full merge queue of the defaults
+ * (mergeQueueSizeDefault ÷ mergeBatchSizeDefault, mergeInFlightPerShardMax at a time), then its own; each batch run
+ * once together, then, after a failure, its postings alone (engine/batcher.ts); and all of it twice, since a payment
+ * whose key an earlier request held is posted again under the same `at` (transaction's services/post-payment.ts).
+ * About 6.4 h: every batch ahead failing every attempt on the slowest statement, which no run has come near.
+ */
+export const postingAtToCommitMsMax =
+  2 * (mergeQueueSizeDefault / (mergeBatchSizeDefault * mergeInFlightPerShardMax) + 1) * 2 * postingTransactionMsMax;
+/**
+ * How long after a business date ends its general-ledger export is first kept (account's services/books.ts): until
+ * then it is computed afresh at each ask and kept nowhere, so a posting of the date still committing reaches it. Past
+ * the longest a posting takes from its `at` to its COMMIT, plus the clock difference two processes may have (the
+ * posting's `at` is the transaction subgraph's clock, the export's the account subgraph's): 8 h.
+ */
+export const glExportCloseGraceMs = 8 * 60 * 60 * 1_000;
+assert(
+  glExportCloseGraceMs > postingAtToCommitMsMax + internalTokenClockToleranceSeconds * 1_000,
+  "a date's export is kept only once its last posting has committed: glExportCloseGraceMs > postingAtToCommitMsMax + skew",
+);
+
+/**
  * The longest delay Node's timers take (2^31 - 1 ms, about 24.8 days): a longer one fires after
  * 1 ms instead, so a pause between worker passes or polls is refused above it at start-up.
  */

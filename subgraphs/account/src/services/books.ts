@@ -1,5 +1,6 @@
 import type { Forbidden } from '@paygraph/shared/authorization';
 import { businessDateOf } from '@paygraph/shared/business-date';
+import { glExportCloseGraceMs } from '@paygraph/shared/limits';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import {
   controlShard,
@@ -107,9 +108,11 @@ export interface Journal {
 }
 
 /**
- * The day's journal. A closed date (before today's business date) is answered from the export
- * kept the first time it was asked, so it is the same bytes every time; today's is computed
- * afresh (it still moves) and a date not yet begun is refused.
+ * The day's journal. A closed date is answered from the export kept the first time it was asked,
+ * so it is the same bytes every time; a date is closed once glExportCloseGraceMs has passed since
+ * it ended, not at once: a posting dated by its `at`, taken before it commits, may still be
+ * committing to it. Until then, and today, it is computed afresh (it still moves) and kept
+ * nowhere; a date not yet begun is refused.
  */
 export async function generalLedgerExport(
   ctx: AccountContext,
@@ -120,11 +123,12 @@ export async function generalLedgerExport(
   if (refused) return err(refused);
   const known = await knownEntity(ctx, entity);
   if (!known.ok) return known;
-  const today = businessDateOf(ctx.now());
+  const now = ctx.now();
+  const today = businessDateOf(now);
   if (businessDate > today)
     return err({ kind: 'InvalidInput', field: 'businessDate', message: `business date ${businessDate} has not begun` });
   const db = controlShard(ctx.shards).db;
-  const closed = businessDate < today;
+  const closed = businessDate < businessDateOf(new Date(now.getTime() - glExportCloseGraceMs));
   const kept = closed ? await keptExport(db, entity, businessDate) : null;
   if (kept) return ok(journalOfKept(kept));
   const lines = journalOf(await daySums(ctx.shards, entity, businessDate), await glCodesOf(db, entity));

@@ -5,10 +5,15 @@ import { rawRows, rawWrite } from '@paygraph/shared/db/raw';
 import { booksDifferences } from '@paygraph/shared/metrics';
 import { checkBooks } from '../../src/services/books-check';
 import { createAccountSubgraph } from '../../src/server';
+import { glExportCloseGraceMs } from '@paygraph/shared/limits';
+import { log } from '@paygraph/shared/log';
+import { extendContext, type BalanceServices } from '../../src/context';
+import { generalLedgerExport } from '../../src/services/books';
 import {
   controlShard,
   entityByCode,
   glCodesOf,
+  keptExport,
   ledgerClassOf,
   ledgerHealth,
   postOne,
@@ -47,6 +52,9 @@ const docs = {
 
 /** How long the check runs against concurrent postings (read committed, it met 24 differences in this long). */
 const concurrentCheckMs = 2_000;
+
+/** The operator a test that calls the books' service itself (with a clock of its own) asks as. */
+const bookkeeper = { sub: 'books-operator', role: 'operator' } as const;
 
 const freshCode = () => `T-${randomBytes(4).toString('hex').toUpperCase()}`;
 
@@ -93,6 +101,15 @@ async function openIn(
     if (options.physical === undefined || physicalOf(stack.shards, id) === options.physical) return id;
   }
   throw new Error('no account landed on the wanted shard');
+}
+
+/** Two fresh entities, an account of each on the first database, the first's funded with `amount`. */
+async function fundedPair(amount: string): Promise<{ e1: string; e2: string; a: string; b: string }> {
+  const [e1, e2] = [await entity(), await entity()];
+  const a = await openIn(e1, { physical: 0 });
+  const b = await openIn(e2, { physical: 0 });
+  await kit.fund(a, amount);
+  return { e1, e2, a, b };
 }
 
 const today = () => businessDateOf(new Date());
@@ -397,10 +414,7 @@ describe("FX payments between entities: the position legs are the payer entity's
 
 describe('general-ledger export and GL codes (issue 49, item 4)', () => {
   it('answers a day per class, currency and direction, with mapped GL codes; a closed date is the same bytes every time', async () => {
-    const [e1, e2] = [await entity(), await entity()];
-    const a = await openIn(e1, { physical: 0 });
-    const b = await openIn(e2, { physical: 0 });
-    await kit.fund(a, '900');
+    const { e1, a, b } = await fundedPair('900');
     const set = await gql(
       stack.gatewayUrl,
       docs.setGl,
@@ -414,8 +428,8 @@ describe('general-ledger export and GL codes (issue 49, item 4)', () => {
       glCode: '2100-CUST',
     });
     const shard = stack.shards.all[0]!;
-    // A movement dated yesterday, posted by the engine at that instant: yesterday is a closed date.
-    const yesterday = new Date(Date.now() - 86_400_000);
+    // A movement dated a day before the grace, posted by the engine at that instant: its date is closed.
+    const yesterday = new Date(Date.now() - 86_400_000 - glExportCloseGraceMs);
     const outcome = await postOne(shard, {
       kind: 'spec',
       spec: transferSpec(stack.shards.logicalOn(shard)[0]!, a, b, 300n),
@@ -456,6 +470,50 @@ describe('general-ledger export and GL codes (issue 49, item 4)', () => {
     expect(later.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
   });
 
+  it("keeps a date's export only once glExportCloseGraceMs has passed since it ended: a posting dated its last moment reaches it", async () => {
+    const { e1, a, b } = await fundedPair('900');
+    const shard = stack.shards.all[0]!;
+    // A date ten days back and the instant it ends (the test's calendar is UTC's at midnight, as the check says).
+    const date = businessDateOf(new Date(Date.now() - 10 * 86_400_000));
+    const end = Date.parse(`${addDays(date, 1)}T00:00:00Z`);
+    expect([businessDateOf(new Date(end - 1)), businessDateOf(new Date(end))]).toEqual([date, addDays(date, 1)]);
+    const paid = async (at: number, amount: bigint) => {
+      const spec = transferSpec(stack.shards.logicalOn(shard)[0]!, a, b, amount);
+      const outcome = await postOne(shard, { kind: 'spec', spec, finish: async (_tx, o) => o, at: new Date(at) });
+      expect(outcome.status).toBe('APPLIED');
+    };
+    let clock = new Date(end + 500);
+    const context = () =>
+      extendContext({ identity: bookkeeper, shards: stack.shards, log: log() }, {} as BalanceServices, () => clock);
+    const exported = async () => {
+      const answer = await generalLedgerExport(context(), e1, date);
+      if (!answer.ok) throw new Error(`export refused: ${answer.error.kind}`);
+      return answer.value;
+    };
+    const customersPaid = (journal: { lines: Array<{ ledgerClass: string; debit: bigint }> }) =>
+      journal.lines.find((l) => l.ledgerClass === 'CUSTOMER_FUNDS')?.debit;
+    const kept = () => keptExport(controlShard(stack.shards).db, e1, date);
+    await paid(end - 12 * 3_600_000, 300n);
+    // Asked half a second after the date ended: computed, kept nowhere.
+    expect(customersPaid(await exported())).toBe(300n);
+    expect(await kept()).toBeNull();
+    // A posting whose `at` was the date's last moment commits after that ask: it is the date's, and its export shows it.
+    await paid(end - 100, 200n);
+    clock = new Date(end + 1_000);
+    expect(customersPaid(await exported())).toBe(500n);
+    clock = new Date(end + glExportCloseGraceMs - 1);
+    expect(customersPaid(await exported())).toBe(500n);
+    expect(await kept()).toBeNull();
+    // Once the grace has passed the export is kept: the same bytes at every later ask, whatever the sums do after.
+    clock = new Date(end + glExportCloseGraceMs);
+    const closed = await exported();
+    expect(customersPaid(closed)).toBe(500n);
+    expect((await kept())?.csv).toBe(closed.csv);
+    await paid(end - 50, 100n);
+    clock = new Date(end + 2 * glExportCloseGraceMs);
+    expect((await exported()).csv).toBe(closed.csv);
+  });
+
   it('refuses a GL code too long, an unknown entity and a customer asking for books, writing nothing', async () => {
     const ent = await entity();
     const db = controlShard(stack.shards).db;
@@ -493,10 +551,7 @@ describe('general-ledger export and GL codes (issue 49, item 4)', () => {
 
 describe('the total–subtotal check (issue 49, item 6)', () => {
   it('reads both sides in one snapshot: postings committing while it reads are never a difference', async () => {
-    const [e1, e2] = [await entity(), await entity()];
-    const a = await openIn(e1, { physical: 0 });
-    const b = await openIn(e2, { physical: 0 });
-    await kit.fund(a, '100000');
+    const { e1, e2, a, b } = await fundedPair('100000');
     const shard = stack.shards.all[0]!;
     const move = (amount: bigint) =>
       postOne(shard, {

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
@@ -16,7 +17,7 @@ import { createDatabases, dropScratchDatabases } from '@paygraph/shared/db/migra
 import { rawRows, rawWrite } from '@paygraph/shared/db/raw';
 import { FencedWrite } from '@paygraph/shared/shards/unavailable';
 import { depositFromReserve } from './ledger';
-import { parseId } from '@paygraph/shared/ids';
+import { idSuffix, parseId } from '@paygraph/shared/ids';
 import {
   ledgerHealth,
   readOwnerAccounts,
@@ -162,19 +163,31 @@ export function shardMoveSuite(options: { server: () => Promise<MoveSuiteServer 
     return id;
   }
 
-  /** Opens accounts of the owner until one lands in the range of logical shards (fundInRange, unfunded). */
+  /**
+   * Opens accounts of the owner until one lands in the range of logical shards (fundInRange, unfunded), in PLATFORM or
+   * in the entity named.
+   */
   async function openInRange(
     owner: string,
     first: number,
     last: number,
     type: 'PERSONAL' | 'MERCHANT' = 'PERSONAL',
+    entity?: string,
   ): Promise<string> {
     for (let attempt = 0; attempt < 400; attempt++) {
-      const id = await kit.open(owner, { type });
+      const id = entity === undefined ? await kit.open(owner, { type }) : await openInEntity(owner, type, entity);
       const l = parseId('account', id)!.shard;
       if (l >= first && l <= last) return id;
     }
     throw new Error(`no account opened on logical shards ${first}-${last} in 400 tries`);
+  }
+
+  /** One account of the owner opened in an entity, wherever it lands. */
+  async function openInEntity(ownerId: string, type: string, entity: string): Promise<string> {
+    const input = { ownerId, type, currency: 'USD', entity };
+    const answer = await gql(stack.gatewayUrl, contractOperation('OpenAccountInEntity'), { input }, kit.operator);
+    expect(answer.data?.openAccount, JSON.stringify(answer)).toMatchObject({ __typename: 'Account', entity });
+    return answer.data!.openAccount.id as string;
   }
 
   beforeAll(async () => {
@@ -1131,6 +1144,45 @@ export function shardMoveSuite(options: { server: () => Promise<MoveSuiteServer 
       expect(await kit.balance(payer)).toMatchObject({ available: '1100' });
       expect(await kit.balance(payee)).toMatchObject({ available: '0' });
       expect(await kit.paymentIds(payer)).toEqual([]);
+      await expectBalancedEverywhere();
+    }, 120_000);
+
+    it("moves a range whose payer paid another entity: the intercompany pair stays, named by the source's first", async () => {
+      // Logical shards 20-23, on the first database, which no other test moves; that database's system accounts are
+      // named by its first logical shard (0). A payer of a new entity there pays PLATFORM's account: the first posting
+      // of the pair opens the due-to and due-from accounts, which must be the database's, not the payer's range.
+      const code = `MV-${randomBytes(4).toString('hex').toUpperCase()}`;
+      const input = { code, name: `Entity ${code}`, country: 'DE', functionalCurrency: 'EUR' };
+      const created = await gql(stack.gatewayUrl, contractOperation('CreateEntity'), { input }, kit.operator);
+      expect(created.data?.createEntity, JSON.stringify(created)).toMatchObject({ __typename: 'Entity', code });
+      const payer = await openInRange(unique('mv-entity'), 20, 23, 'PERSONAL', code);
+      const payee = await openInRange(unique('mv-entity-payee'), 20, 23);
+      await kit.fund(payer, '1000');
+      await kit.paid(kit.operator, { payer, payee, amount: '400' });
+      const source = shards.of('account', payer);
+      const pair = await rawRows<{ id: string }>(
+        source,
+        "SELECT id FROM accounts WHERE system_kind IN ('INTERCOMPANY_DUE_TO', 'INTERCOMPANY_DUE_FROM') AND ? IN (entity, counterparty_entity)",
+        [code],
+      );
+      expect(pair.length).toBeGreaterThan(0);
+      const intercompany = await rawRows<{ id: string }>(
+        source,
+        "SELECT id FROM accounts WHERE system_kind IN ('INTERCOMPANY_DUE_TO', 'INTERCOMPANY_DUE_FROM')",
+      );
+      const system = `_${idSuffix(shards.logicalOn(source)[0]!)}`;
+      expect(intercompany.map((r) => r.id).filter((id) => !id.endsWith(system))).toEqual([]);
+
+      const moved = await shardsCli('move', '20-23', dbs.urls[2]!);
+      expect(moved.code, moved.stderr).toBe(0);
+      await follower.poll();
+      expect(shards.of('account', payer).name).toBe(nameOf(dbs.urls[2]!));
+      expect(await kit.balance(payer)).toMatchObject({ available: '600' });
+      // The entity nets to zero on the source, which keeps the pair, on the target, which has its payer now, and on
+      // any database where an account opened on the way to the range landed.
+      const nets = (await healthOf(dbs.urls.join(','))).entities.filter((e) => e.entity === code);
+      expect(nets.map((e) => e.shard)).toEqual(expect.arrayContaining([source.name, nameOf(dbs.urls[2]!)]));
+      expect(nets.filter((e) => !e.balanced)).toEqual([]);
       await expectBalancedEverywhere();
     }, 120_000);
   });

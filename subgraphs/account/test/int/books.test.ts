@@ -9,6 +9,9 @@ import { glExportCloseGraceMs } from '@paygraph/shared/limits';
 import { log } from '@paygraph/shared/log';
 import { extendContext, type BalanceServices } from '../../src/context';
 import { generalLedgerExport } from '../../src/services/books';
+import { idSuffix } from '@paygraph/shared/ids';
+import { openSystemAccount } from '@paygraph/shared/ledger/system-accounts';
+import { openShards } from '@paygraph/shared/shards/pool';
 import {
   controlShard,
   entityByCode,
@@ -323,6 +326,36 @@ describe('intercompany, trial balance, position (issue 49, items 2, 3, 5)', () =
     if (applied.status !== 'APPLIED') return;
     expect(applied.entries).toHaveLength(4);
     await booksHold([e1, e2]);
+  });
+
+  it('posts through an intercompany account named by a client logical shard, as before 28 Nov 2026: one row, found', async () => {
+    const { e1, e2, a, b } = await fundedPair('500');
+    // e1's due-to towards e2 as the engine named it before: by a logical shard of the database other than its first.
+    // Opened through a shard set of the test's own, so that the stack's shards have no id of it cached.
+    const own = openShards({ urls: stack.shards.topology.urls.join(','), poolSize: 1 });
+    try {
+      const shard = own.of('account', a);
+      const client = own.logicalOn(shard).at(-1)!;
+      const key = { kind: 'INTERCOMPANY_DUE_TO' as const, currency: 'USD', entity: e1, counterpartyEntity: e2 };
+      const legacy = await openSystemAccount(shard, client, key);
+      expect(legacy.endsWith(`_${idSuffix(client)}`)).toBe(true);
+      await kit.paid(kit.operator, { payer: a, payee: b, amount: '300' });
+      const pair = await rawRows<{ id: string; k: string; n: string }>(
+        shard,
+        `SELECT id, system_kind AS k, available AS n FROM accounts
+         WHERE system_kind IN ('INTERCOMPANY_DUE_TO', 'INTERCOMPANY_DUE_FROM') AND entity IN (?, ?) AND counterparty_entity IN (?, ?)`,
+        [e1, e2, e1, e2],
+      );
+      const system = `_${idSuffix(own.logicalOn(shard)[0]!)}`;
+      expect(pair.map((r) => [r.k, r.id === legacy || r.id.endsWith(system), BigInt(r.n)]).sort()).toEqual([
+        ['INTERCOMPANY_DUE_FROM', true, -300n],
+        ['INTERCOMPANY_DUE_TO', true, 300n],
+      ]);
+      expect(pair.find((r) => r.k === 'INTERCOMPANY_DUE_TO')?.id).toBe(legacy);
+      await booksHold([e1, e2]);
+    } finally {
+      await own.close();
+    }
   });
 });
 

@@ -37,11 +37,20 @@ export async function systemAccountId(
   const key = `${shards.topology.urls[shard.index]}:${entity}:${kind}:${currency}:${counterpartyEntity}`;
   const cached = known.get(key);
   if (cached) return cached;
-  const logical = shards.logicalOn(shard)[0];
-  assert(logical !== undefined, `shard ${shard.name} holds no logical shard`);
-  const id = await openSystemAccount(shard, logical, { kind, currency, entity, counterpartyEntity });
+  const id = await openSystemAccount(shard, systemLogicalOf(shard), { kind, currency, entity, counterpartyEntity });
   known.set(key, id);
   return id;
+}
+
+/**
+ * The logical shard that names a database's new system accounts: its first the map does not fence. A shard move
+ * refuses a range holding a logical shard that names a system account (scripts/lib/shard-mover.ts), so naming every
+ * one by this shard keeps the database's other logical shards free to move (docs/SCALING.md).
+ */
+export function systemLogicalOf(shard: Shard): LogicalShard {
+  const logical = shard.logicalHere()[0];
+  assert(logical !== undefined, `shard ${shard.name} holds no logical shard`);
+  return logical;
 }
 
 const knownOnShard = new WeakMap<Shard, Map<string, string>>();

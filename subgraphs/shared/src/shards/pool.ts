@@ -31,6 +31,11 @@ export interface Shard {
    * /health/ready.
    */
   slowFailover: SlowFailover | null;
+  /**
+   * The logical shards the live map places on this database and does not fence (ShardSet.logicalOn): for the posting
+   * engine, which knows its shard and not its set, to name the system accounts it opens (system-accounts.ts).
+   */
+  logicalHere(): LogicalShard[];
 }
 
 export interface ShardSet {
@@ -72,8 +77,10 @@ export function openShards(options: ShardSetOptions): ShardSet {
   const poolSize = options.poolSize ?? shardPoolSizeDefault;
   const posting = options.posting ?? postingSettingsDefault;
   const statementTimeoutMs = options.statementTimeoutMs ?? shardStatementTimeoutMs;
+  // Called once the placement exists: opening a shard only keeps the function.
+  const logicalOn = (shard: Shard): LogicalShard[] => placement.logicalOn(shard);
   const open = (nodes: readonly string[], index: number) =>
-    openShard(nodes, index, { poolSize, posting, statementTimeoutMs });
+    openShard(nodes, index, { poolSize, posting, statementTimeoutMs, logicalOn });
   const placement = new Placement(topology, topology.nodes.map(open), open);
   return {
     get topology() {
@@ -114,11 +121,16 @@ export function startOnNodes(shards: ShardSet, nodes: readonly number[]): void {
   shards.all.forEach((shard, i) => shard.pool.startOn(nodes[i]!));
 }
 
-function openShard(
-  nodes: readonly string[],
-  index: number,
-  { poolSize, posting, statementTimeoutMs }: { poolSize: number; posting: PostingSettings; statementTimeoutMs: number },
-): Shard {
+/** What openShard opens a database's pool with, and where its logical shards are asked (Shard.logicalHere). */
+interface ShardOpening {
+  poolSize: number;
+  posting: PostingSettings;
+  statementTimeoutMs: number;
+  logicalOn: (shard: Shard) => LogicalShard[];
+}
+
+function openShard(nodes: readonly string[], index: number, opening: ShardOpening): Shard {
+  const { poolSize, posting, statementTimeoutMs, logicalOn } = opening;
   const name = new URL(nodes[0]!).pathname.slice(1);
   const serverStatementTimeoutMs = serverStatementTimeoutMsOf(statementTimeoutMs);
   const pool = new ShardPool({
@@ -168,6 +180,7 @@ function openShard(
     queryCount: 0,
     posting,
     slowFailover: null,
+    logicalHere: () => logicalOn(shard),
     db: undefined as unknown as MySql2Database,
   };
   (shard as { db: MySql2Database }).db = drizzle({

@@ -1,9 +1,7 @@
 import type { Shard } from '../../shards/pool';
 import type { PostingTx } from '../../shards/posting-transaction';
-import { shardOf } from '../../ids';
-import { assert } from '../../result';
 import { lockAccounts } from '../store/postings';
-import { openSystemAccount } from '../system-accounts';
+import { openSystemAccount, systemLogicalOf } from '../system-accounts';
 import { expandIntercompany, intercompanyDrafts, intercompanyKey } from '../rules/intercompany';
 import type { PostingSpec } from '../rules/posting-rules';
 import type { Account } from '../rules/account';
@@ -31,9 +29,9 @@ export async function withIntercompany(
     }
   }
   if (needed === null) return specs;
-  const anyAccount = states.keys().next().value;
-  assert(anyAccount !== undefined, 'intercompany legs without a locked account');
-  const logical = shardOf('account', anyAccount);
+  // Named as every system account of the database (systemAccountId), never by a client's logical shard, which a
+  // shard move would then refuse to take. A row opened before under another name is found by its unique key.
+  const logical = systemLogicalOf(shard);
   const ids = new Map<string, string>();
   for (const [key, draft] of needed) {
     const { kind, currency, entity, counterpartyEntity } = draft;

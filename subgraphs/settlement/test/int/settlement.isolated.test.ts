@@ -534,4 +534,45 @@ describe('reconciliation', () => {
     const customer = await q(contractOperation('LedgerHealth'), {}, await token(unique('c'), 'customer'));
     expect(errorCodes(customer)).toContain('FORBIDDEN');
   });
+
+  it('matches a line to one transfer: a reference the bank holds twice, or the ledger does, is found', async () => {
+    // A date of its own; a bank's CSV may repeat a reference (importStatement's may not).
+    const day = addDays(dayR, 5);
+    clock = at(day, '10:00:00');
+    const channel = unique('bank-twice');
+    const once = unique('ref-once');
+    const shared = unique('ref-shared');
+    // One deposit of `once`; two of `shared`, through two channels (a reference is unique in none).
+    for (const [externalRef, via] of [
+      [once, channel],
+      [shared, `${channel}-a`],
+      [shared, `${channel}-b`],
+    ] as const) {
+      const input = { idempotencyKey: unique('dep'), accountId: account, amount: '100', currency: 'USD', externalRef };
+      const r = await q(contractOperation('DepositViaChannel'), { input: { ...input, channel: via } });
+      expect(r.data?.deposit.status, JSON.stringify(r)).toBe('SUCCEEDED');
+    }
+    const reconcileOn = async (...refs: string[]) => {
+      const content = [header, ...refs.map((r) => `${r},100,USD,CREDIT,${day}`)].join('\n');
+      const imported = await q(contractOperation('ImportBankStatement'), {
+        input: { channel, format: 'CSV', content },
+      });
+      expect(imported.data?.importBankStatement.__typename, JSON.stringify(imported)).toBe('StatementImport');
+      const r = await q(
+        `query($d: Date!) { reconciliation(businessDate: $d) { balanced discrepancies { kind externalRef expected actual } } }`,
+        { d: day },
+      );
+      expect(r.errors, JSON.stringify(r.errors)).toBeUndefined();
+      return r.data!.reconciliation as { balanced: boolean; discrepancies: unknown[] };
+    };
+    expect(await reconcileOn(once, shared, shared)).toEqual({ balanced: true, discrepancies: [] });
+    // The bank holds `once` twice (200 against the ledger's 100) and `shared` once (100 against 200).
+    expect(await reconcileOn(once, once, shared)).toEqual({
+      balanced: false,
+      discrepancies: [
+        { kind: 'MISSING_INTERNAL', externalRef: once, expected: null, actual: '100' },
+        { kind: 'MISSING_EXTERNAL', externalRef: shared, expected: '100', actual: null },
+      ],
+    });
+  });
 });

@@ -205,4 +205,50 @@ describe('statement matching', () => {
       ['MISSING_EXTERNAL', 'b', 200n, null],
     ]);
   });
+
+  const dep = (id: string, amount: bigint, externalRef = 'r') => ({
+    id,
+    kind: 'DEPOSIT' as const,
+    externalRef,
+    amount,
+    currency: 'USD',
+  });
+  const credit = (amount: bigint, externalRef = 'r') => ({
+    externalRef,
+    direction: 'CREDIT' as const,
+    amount,
+    currency: 'USD',
+  });
+  const kinds = (found: ReturnType<typeof matchStatement>) =>
+    found.map((d) => [d.kind, d.externalRef, d.expected, d.actual]);
+
+  it('finds a reference the bank holds twice against one deposit: the second line is missing internally', () => {
+    const found = matchStatement([dep('dep-1', 100n)], [credit(100n), credit(100n)]);
+    expect(kinds(found)).toEqual([['MISSING_INTERNAL', 'r', null, 100n]]);
+    expect(found[0]!.detail).toMatch(/left \(transfers of its reference: 1, each another line's\)$/);
+  });
+
+  it('finds two deposits of one reference against one line: the one left is missing externally', () => {
+    const found = matchStatement([dep('dep-1', 100n), dep('dep-2', 100n)], [credit(100n)]);
+    expect(kinds(found)).toEqual([['MISSING_EXTERNAL', 'r', 100n, null]]);
+    expect(found[0]!.detail).toMatch(/^DEPOSIT dep-2 /);
+  });
+
+  it('pairs the alike first, then the rest in order, each transfer and line once', () => {
+    // The 50 line is dep-2's, wherever it stands: dep-1's 100 is missing, not 100 against 50.
+    expect(kinds(matchStatement([dep('dep-1', 100n), dep('dep-2', 50n)], [credit(50n)]))).toEqual([
+      ['MISSING_EXTERNAL', 'r', 100n, null],
+    ]);
+    // Both lines of 101 before the 100 that is dep-1's: one pairs with dep-2 (a difference), one is left over.
+    const found = matchStatement(
+      [dep('dep-1', 100n), dep('dep-2', 100n)],
+      [credit(101n), credit(101n), credit(100n), credit(7n, 'other')],
+    );
+    expect(kinds(found)).toEqual([
+      ['AMOUNT_MISMATCH', 'r', 100n, 101n],
+      ['MISSING_INTERNAL', 'r', null, 101n],
+      ['MISSING_INTERNAL', 'other', null, 7n],
+    ]);
+    expect(found[0]!.detail).toMatch(/^DEPOSIT dep-2 /);
+  });
 });

@@ -1038,6 +1038,15 @@ export function shardMoveSuite(options: { server: () => Promise<MoveSuiteServer 
         const deposited = await gql(stack.gatewayUrl, contractOperation('DepositViaChannel'), { input }, kit.operator);
         expect(deposited.data?.deposit.__typename, JSON.stringify(deposited)).toBe('Deposit');
       }
+      // A deposit of no channel under a reference no statement carries: the date's reconciliation misses it once.
+      const unseen = { idempotencyKey: unique('dep'), accountId: payer, amount: '900', currency: 'USD' };
+      const deposited = await gql(
+        stack.gatewayUrl,
+        contractOperation('Deposit'),
+        { input: { ...unseen, externalRef: `${channel}-unseen` } },
+        kit.operator,
+      );
+      expect(deposited.data?.deposit.__typename, JSON.stringify(deposited)).toBe('Deposit');
 
       const moved = await shardsCli('move', '24-27', dbs.urls[2]!, '--keep-source');
       expect(moved.code, moved.stderr).toBe(0);
@@ -1102,17 +1111,23 @@ export function shardMoveSuite(options: { server: () => Promise<MoveSuiteServer 
       expect(report.matches.map((m: { difference: string }) => m.difference)).toEqual(['0', '0']);
       expect(report.adjustment).toMatchObject([{ currency: 'USD', unexplained: '0', balanced: true }]);
       // The date's reconciliation: the moved settlement and its part counted once, and every posting the suite's moves
-      // took balanced over the databases its parts are on (its system entries stay on the source).
+      // took balanced over the databases its parts are on (its system entries stay on the source). The channel's
+      // deposits each once: by reference, the line of no reference of ours is the bank's alone, and the deposit no
+      // line carries is missing once (the source's copies are no second transfer of their references).
       const checked = await gql(
         stack.gatewayUrl,
-        contractOperation('Reconciliation'),
-        { businessDate: today },
+        'query($d: Date!) { reconciliation(businessDate: $d) { discrepancies { kind externalRef expected actual } } }',
+        { d: today },
         kit.operator,
       );
       expect(checked.errors, JSON.stringify(checked.errors)).toBeUndefined();
       const kinds = ['SETTLEMENT_MISMATCH', 'CLEARING_MISMATCH', 'UNBALANCED_POSTING'];
-      const found = checked.data!.reconciliation.discrepancies as Array<{ kind: string }>;
+      const found = checked.data!.reconciliation.discrepancies as Array<{ kind: string; externalRef: string | null }>;
       expect(found.filter((d) => kinds.includes(d.kind))).toEqual([]);
+      expect(found.filter((d) => d.externalRef?.includes(channel))).toEqual([
+        { kind: 'MISSING_INTERNAL', externalRef: `bank-own-${channel}`, expected: null, actual: '800' },
+        { kind: 'MISSING_EXTERNAL', externalRef: `${channel}-unseen`, expected: '900', actual: null },
+      ]);
       await expectBalancedEverywhere();
     }, 180_000);
 

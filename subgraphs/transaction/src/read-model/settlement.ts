@@ -525,6 +525,12 @@ export async function settlementIdsOfPayments(
     .where(inArray(payments.id, [...ids]));
 }
 
+/**
+ * The date's reconciliation: the deposits and withdrawals of businessDate with a reference, on one shard. Only the live
+ * rows of this database (control's heldHere), as channelMovementsBetween: the caller merges every database's, and a
+ * shard move's copy (left on its source, arriving on its target) was a second transfer of its reference, on no
+ * statement.
+ */
 export async function externalTransfersOfDate(db: Executor, businessDate: string): Promise<ReferencedTransfer[]> {
   const rows = await db
     .select({
@@ -536,7 +542,13 @@ export async function externalTransfersOfDate(db: Executor, businessDate: string
       currency: externalTransfers.currency,
     })
     .from(externalTransfers)
-    .where(and(eq(externalTransfers.businessDate, businessDate), isNotNull(externalTransfers.externalRef)));
+    .where(
+      and(
+        eq(externalTransfers.businessDate, businessDate),
+        isNotNull(externalTransfers.externalRef),
+        sql.raw(heldHere('`external_transfers`.`id`')),
+      ),
+    );
   return rows.map((r) => ({ ...r, externalRef: r.externalRef! }));
 }
 

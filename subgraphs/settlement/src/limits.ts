@@ -1,4 +1,4 @@
-import { statementDateMax, timerDelayMsMax, uploadBytesMax } from '@paygraph/shared/limits';
+import { statementDateMax, statementLinesMax, timerDelayMsMax, uploadBytesMax } from '@paygraph/shared/limits';
 import { assert } from '@paygraph/shared/result';
 
 /**
@@ -108,6 +108,23 @@ export const subsetSearchStepsTotalMax = 2_000_000;
 
 /** SWIFT lines are 65 characters, :86: lines of some banks a few hundred: a longer line is no MT940. */
 export const mt940LineLengthMax = 10_000;
+
+/**
+ * Statements one bank file may hold (camt.053 Stmt, MT940 statements, a CSV's dates and currencies), whatever its
+ * entries: an MT940 record without entries is about 45 bytes, so a 100 MiB upload of them was millions of statements
+ * held before any check, and as many rows to write. A year of daily statements of 27 accounts fits (the largest
+ * shared fixture holds 132); the file past it is refused at the statement that passes it.
+ */
+export const statementsPerFileMax = 10_000;
+/**
+ * Balances (Bal) one camt.053 statement may hold: its opening, closing, available and forward ones, a few each. Each was
+ * kept until the statement closed, so a 100 MiB Stmt of 17 million <Bal/> took gigabytes; past this it is refused.
+ */
+export const balancesPerStatementMax = 100;
+assert(
+  statementLinesMax <= statementsPerFileMax,
+  "a CSV's statements (one per date and currency of its lines) must fit the file's",
+);
 
 /**
  * The settlement subgraph's limits on statement uploads (`POST /uploads/statements`, services/statement-uploads.ts),

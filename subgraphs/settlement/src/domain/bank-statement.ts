@@ -2,6 +2,7 @@ import { currencyMinorUnits } from '@paygraph/shared/money';
 import { externalRefLengthMax, statementBytesMax } from '@paygraph/shared/limits';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import type { StatementError, StatementLine } from './statement-csv';
+import { statementsPerFileMax } from '../limits';
 
 /**
  * A statement as every format reads into it: one account's date in one currency (CSV: one
@@ -36,6 +37,11 @@ export function withinSize(content: string): Result<null, StatementError> {
 /** The entries of a whole file count against `entriesMax`: refused at the first one past it. */
 export function tooManyEntries(line: number, entriesMax: number): StatementError {
   return { line, message: `more than ${entriesMax} entries in one file` };
+}
+
+/** A file's statements count against statementsPerFileMax: refused at the first one past it, as it begins. */
+export function tooManyStatements(line: number): StatementError {
+  return { line, message: `more than ${statementsPerFileMax} statements in one file` };
 }
 
 /**

@@ -8,11 +8,13 @@ import {
   decimalToMinor,
   referenceOf,
   tooManyEntries,
+  tooManyStatements,
   type BankStatement,
   type StatementError,
   type StatementLine,
 } from './bank-statement';
 import { chunksOf, type StatementSource } from './statement-source';
+import { balancesPerStatementMax, statementsPerFileMax } from '../limits';
 
 /**
  * ISO 20022 camt.053 (BankToCustomerStatement), read with saxes: a streaming (SAX) XML parser,
@@ -94,6 +96,7 @@ class CamtReader {
   /** The Ntry's TxDtls being read, and where its path begins. */
   private transaction: { kept: Kept; depth: number } | null = null;
   private entries = 0;
+  private statementsOpened = 0;
   private text = '';
   private tagLine = 1;
   /** Line ends seen before the file's first character that is not white space; null once it is seen. */
@@ -146,16 +149,14 @@ class CamtReader {
     const depth = this.path.length;
     if (depth === 1) return this.root(tag);
     if (depth === 3 && tag.local === 'Stmt' && this.path[1] === 'BkToCstmrStmt') {
+      if (++this.statementsOpened > statementsPerFileMax) {
+        this.failure ??= tooManyStatements(this.tagLine);
+        return;
+      }
       this.statement = { line: this.tagLine, texts: new Map(), balances: [], entries: [] };
     } else if (depth === 4 && this.statement !== null && (tag.local === 'Bal' || tag.local === 'Ntry')) {
-      const kept: KeptEntry = { line: this.tagLine, texts: new Map(), transactions: [] };
-      if (tag.local === 'Ntry') {
-        if (++this.entries > this.entriesMax) {
-          this.failure ??= tooManyEntries(this.tagLine, this.entriesMax);
-          return;
-        }
-        this.statement.entries.push(kept);
-      } else this.statement.balances.push(kept);
+      const kept = this.innerOpened(this.statement, tag.local);
+      if (kept === null) return;
       this.inner = { kept, depth, paths: tag.local === 'Ntry' ? ntryPaths : balPaths };
     } else if (this.inner?.paths === ntryPaths && depth === this.inner.depth + 2 && tag.local === 'TxDtls') {
       if (this.path[depth - 2] === 'NtryDtls') this.transactionOpened(depth);
@@ -167,6 +168,28 @@ class CamtReader {
     const relative = tx === null ? '' : this.path.slice(tx.depth).join('/');
     if (tag.local === 'Amt' && currency !== undefined && txPaths.has(relative))
       tx!.kept.texts.set(`${relative}@Ccy`, currency);
+  }
+
+  /**
+   * A statement's Ntry or Bal, kept until the statement closes: each counts against its bound (entriesMax for the file's
+   * entries, balancesPerStatementMax for the statement's balances), else a Stmt of millions of them is all held.
+   */
+  private innerOpened(statement: RawStatement, local: string): KeptEntry | null {
+    const kept: KeptEntry = { line: this.tagLine, texts: new Map(), transactions: [] };
+    if (local === 'Ntry') {
+      if (++this.entries > this.entriesMax) {
+        this.failure ??= tooManyEntries(this.tagLine, this.entriesMax);
+        return null;
+      }
+      statement.entries.push(kept);
+    } else {
+      if (statement.balances.length >= balancesPerStatementMax) {
+        this.fail(this.tagLine, `more than ${balancesPerStatementMax} balances (Bal) in one statement`);
+        return null;
+      }
+      statement.balances.push(kept);
+    }
+    return kept;
   }
 
   /**

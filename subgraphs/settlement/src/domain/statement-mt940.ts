@@ -6,11 +6,12 @@ import {
   decimalToMinor,
   referenceOf,
   tooManyEntries,
+  tooManyStatements,
   type BankStatement,
   type StatementError,
   type StatementLine,
 } from './bank-statement';
-import { mt940LineLengthMax } from '../limits';
+import { mt940LineLengthMax, statementsPerFileMax } from '../limits';
 import { accountKey } from './channel-accounts';
 import { linesOf, type SourceLine, type StatementSource } from './statement-source';
 
@@ -182,7 +183,12 @@ class RecordReader {
     return ok(day);
   }
 
+  /**
+   * A statement read: kept, the file's statements counted as they come (statementsPerFileMax). A record without entries
+   * is about 45 bytes, so an upload of them held millions of statements before the duplicates were looked for.
+   */
   private complete(day: Day): Result<null, StatementError> {
+    if (this.statements.length >= statementsPerFileMax) return err(tooManyStatements(day.line));
     const statement: BankStatement = {
       account: day.account,
       businessDate: day.closing.date,

@@ -3,7 +3,7 @@ import { statementLinesMax } from '@paygraph/shared/limits';
 import type { BankStatement } from '../../src/domain/bank-statement';
 import { parseAccountIdentification, routeStatements, type Registration } from '../../src/domain/channel-accounts';
 import { parseBankStatements, type StatementFormat } from '../../src/domain/statement-formats';
-import { mt940LineLengthMax } from '../../src/limits';
+import { balancesPerStatementMax, mt940LineLengthMax, statementsPerFileMax, uploadEntriesMax } from '../../src/limits';
 import { camt053, mt940, type FileStatement } from '../support/bank-files';
 import { useSeededRandom } from '../../../../test/support/seeded-random';
 
@@ -179,6 +179,70 @@ describe('reading a file in chunks', () => {
       [2, 'b'],
       [3, 'c'],
     ]);
+  });
+});
+
+/** Pieces of a file as a source yields them, counting how many were asked for: a refusal stops the reading. */
+function counted(head: string, piece: (i: number) => string, pieces: number, tail: string) {
+  const read = { pieces: 0 };
+  async function* source(): AsyncGenerator<string> {
+    yield head;
+    for (let i = 0; i < pieces; i++) {
+      read.pieces += 1;
+      yield piece(i);
+    }
+    yield tail;
+  }
+  return { read, source: source() };
+}
+
+describe('bounds on what one file holds besides its entries', () => {
+  // Each Bal was kept until its Stmt closed: 17 million <Bal/> of a 100 MiB upload took gigabytes.
+  it('refuses a camt.053 statement of 100,000 <Bal/> at the one past balancesPerStatementMax, naming its line', async () => {
+    const head = '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"><BkToCstmrStmt><Stmt>';
+    const file = counted(head, () => '\n<Bal/>', 100_000, '\n</Stmt></BkToCstmrStmt></Document>');
+    const started = performance.now();
+    expect(await read('CAMT053', file.source, uploadEntriesMax)).toEqual({
+      ok: false,
+      error: {
+        line: balancesPerStatementMax + 2,
+        message: `more than ${balancesPerStatementMax} balances (Bal) in one statement`,
+      },
+    });
+    expect(file.read.pieces).toBe(balancesPerStatementMax + 1);
+    expect(performance.now() - started).toBeLessThan(1_000);
+  });
+
+  // Each MT940 record without entries (about 45 bytes) was a statement, and duplicates were looked for at the end.
+  it('refuses an MT940 of more than statementsPerFileMax statements at the :20: of the one past, naming its line', async () => {
+    const record = (i: number) => `:20:S${i}\n:25:ACCT${i}\n:28C:1\n:60F:C260302EUR0,\n:62F:C260302EUR0,\n`;
+    const file = counted('', record, 3 * statementsPerFileMax, '');
+    expect(await read('MT940', file.source, uploadEntriesMax)).toEqual({
+      ok: false,
+      error: {
+        line: 5 * statementsPerFileMax + 1,
+        message: `more than ${statementsPerFileMax} statements in one file`,
+      },
+    });
+    // A statement ends where the next record begins: read up to the :20: after the one past.
+    expect(file.read.pieces).toBe(statementsPerFileMax + 2);
+    const within = counted('', record, statementsPerFileMax, '');
+    expect(await read('MT940', within.source, uploadEntriesMax)).toMatchObject({ ok: true });
+  });
+
+  it('refuses a camt.053 of more than statementsPerFileMax Stmt at the one past, naming its line', async () => {
+    const head = '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"><BkToCstmrStmt>';
+    const balance = (code: string) =>
+      `<Bal><Tp><CdOrPrtry><Cd>${code}</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">0</Amt><CdtDbtInd>CRDT</CdtDbtInd>` +
+      '<Dt><Dt>2026-03-02</Dt></Dt></Bal>';
+    const stmt = (i: number) =>
+      `\n<Stmt><Acct><Id><Othr><Id>A${i}</Id></Othr></Id></Acct>${balance('OPBD')}${balance('CLBD')}</Stmt>`;
+    const file = counted(head, stmt, 2 * statementsPerFileMax, '\n</BkToCstmrStmt></Document>');
+    expect(await read('CAMT053', file.source, uploadEntriesMax)).toEqual({
+      ok: false,
+      error: { line: statementsPerFileMax + 2, message: `more than ${statementsPerFileMax} statements in one file` },
+    });
+    expect(file.read.pieces).toBe(statementsPerFileMax + 1);
   });
 });
 

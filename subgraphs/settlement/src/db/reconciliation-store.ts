@@ -25,7 +25,9 @@ import { packReport, unpackReport } from './report-bodies';
 
 /**
  * Writes an import's statements and their lines, each replacing the earlier statements of its
- * channel, account and date (every currency), whose rows it locks (FOR UPDATE) and deletes first.
+ * channel, account and span (opening and closing date; every currency), whose rows it locks
+ * (FOR UPDATE) and deletes first. A statement of another span closing the same day stays: the
+ * day's own statement and the month's are two reports of the same bookings (domain/booked-lines.ts).
  * First it locks each channel's row of statement_channels (made by the channel's first import),
  * in channel order, so that imports to one channel replace its statements one after the other,
  * also on a day with no statement yet, whose empty range FOR UPDATE locks nothing under read
@@ -52,9 +54,10 @@ export async function replaceBankStatements(
   for (const same of groupBy(imported, (i) => `${i.statement.channel}\u0000${i.statement.account ?? ''}`).values()) {
     const { channel, account = '' } = same[0]!.statement;
     const dates = [...new Set(same.map((i) => i.statement.businessDate))];
+    const spans = new Set(same.map((i) => spanOf(i.statement)));
     for (let i = 0; i < dates.length; i += insertBatchMax) {
       const rows = await tx
-        .select({ id: statements.id })
+        .select({ id: statements.id, businessDate: statements.businessDate, openingDate: statements.openingDate })
         .from(statements)
         .where(
           and(
@@ -64,7 +67,7 @@ export async function replaceBankStatements(
           ),
         )
         .for('update');
-      for (const r of rows) earlierIds.push(r.id);
+      for (const r of rows) if (spans.has(spanOf(r))) earlierIds.push(r.id);
     }
   }
   for (let i = 0; i < earlierIds.length; i += insertBatchMax) {
@@ -86,6 +89,10 @@ export async function replaceBankStatements(
   if (batch.length > 0) await tx.insert(statementLines).values(batch);
 }
 
+function spanOf(s: { openingDate: string; businessDate: string }): string {
+  return `${s.openingDate} ${s.businessDate}`;
+}
+
 export async function statementsBetween(
   db: Executor,
   channel: string,
@@ -105,7 +112,9 @@ export async function statementsBetween(
 }
 
 /** A statement line with what the day's reconciliation needs of the statement holding it. */
-export type HeldLineRow = StatementLineRow & { statement: { channel: string; account: string; businessDate: string } };
+export type HeldLineRow = StatementLineRow & {
+  statement: { channel: string; account: string; businessDate: string; openingDate: string };
+};
 
 /**
  * The statement lines booked (by their own date, value_date) from fromDate to toDate, of one channel or of every one
@@ -124,6 +133,7 @@ export async function linesBookedBetween(
       channel: statements.channel,
       account: statements.account,
       businessDate: statements.businessDate,
+      openingDate: statements.openingDate,
     })
     .from(statementLines)
     .innerJoin(statements, eq(statements.id, statementLines.statementId))
@@ -137,7 +147,7 @@ export async function linesBookedBetween(
     .orderBy(asc(statementLines.statementId), asc(statementLines.lineNumber));
   return rows.map((r) => ({
     ...r.line,
-    statement: { channel: r.channel, account: r.account, businessDate: r.businessDate },
+    statement: { channel: r.channel, account: r.account, businessDate: r.businessDate, openingDate: r.openingDate },
   }));
 }
 
@@ -155,7 +165,7 @@ export async function linesHeldOutside(
   toDate: string,
 ): Promise<HeldLineRow[]> {
   const rows = await db
-    .select({ line: statementLines, account: statements.account })
+    .select({ line: statementLines, account: statements.account, openingDate: statements.openingDate })
     .from(statements)
     .innerJoin(statementLines, eq(statementLines.statementId, statements.id))
     .where(
@@ -166,7 +176,10 @@ export async function linesHeldOutside(
       ),
     )
     .orderBy(asc(statementLines.statementId), asc(statementLines.lineNumber));
-  return rows.map((r) => ({ ...r.line, statement: { channel, account: r.account, businessDate } }));
+  return rows.map((r) => ({
+    ...r.line,
+    statement: { channel, account: r.account, businessDate, openingDate: r.openingDate },
+  }));
 }
 
 /**

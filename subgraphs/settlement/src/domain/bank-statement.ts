@@ -14,6 +14,12 @@ export interface BankStatement {
   /** The account as the file names it (MT940 :25:, camt.053 Acct/Id/IBAN or Acct/Id/Othr/Id); null for CSV. */
   account: string | null;
   businessDate: string;
+  /**
+   * The first date of its span, its opening balance's as the bank dates it (camt.053's OPBD/PRCD Dt, MT940's :60F:);
+   * its closing date where the file dates none (CSV). A re-import of the same span replaces it; the day's own statement
+   * beside the month's closing that day is another (db/reconciliation-store.ts replaceBankStatements).
+   */
+  openingDate: string;
   currency: string | null;
   openingBalance: bigint | null;
   closingBalance: bigint | null;

@@ -12,7 +12,9 @@
  * holds (a back-valued line, dated by its value date where the bank gives no booking date: the day's statement
  * imported beside the next day's, its money was never counted, silently). A line the two statements tell apart (a
  * reference cut short) counts twice: an exception an operator sees, where a line dropped is money no one sees.
- * Statements of one closing date are all taken, as ever (importStatement's CSV beside a bank file of the same day).
+ * A statement is its span (opening and closing date): the month's and the day's own closing on the same day are two
+ * (the day's nearer, its span the shorter), and statements of one span are all taken, as ever (importStatement's CSV
+ * beside a bank file of the same day).
  */
 export interface HeldLine {
   currency: string;
@@ -21,8 +23,11 @@ export interface HeldLine {
   direction: string;
   amount: bigint;
   externalRef: string | null;
-  /** The statement holding it: its channel, account ('' when none is registered) and closing date. */
-  statement: { channel: string; account: string; businessDate: string };
+  /**
+   * The statement holding it: its channel, account ('' when none is registered), closing date and opening date (its
+   * span's first; absent, its closing date).
+   */
+  statement: { channel: string; account: string; businessDate: string; openingDate?: string };
 }
 
 /** The lines that count, in their order: of each account, currency and day, each line as often as one date holds it. */
@@ -30,21 +35,22 @@ export function countedOnce<L extends HeldLine>(lines: readonly L[]): L[] {
   const days = new Map<string, Map<string, L[]>>();
   for (const line of lines) {
     const key = dayOf(line);
-    const byDate = days.get(key) ?? new Map<string, L[]>();
-    days.set(key, byDate);
-    const held = byDate.get(line.statement.businessDate);
+    const bySpan = days.get(key) ?? new Map<string, L[]>();
+    days.set(key, bySpan);
+    const span = spanOf(line);
+    const held = bySpan.get(span);
     // Appended in place: a copy per line was quadratic in a day's lines (an upload holds up to uploadEntriesMax).
     if (held) held.push(line);
-    else byDate.set(line.statement.businessDate, [line]);
+    else bySpan.set(span, [line]);
   }
   const kept = new Set<L>();
-  for (const byDate of days.values()) {
-    const day = byDate.values().next().value![0]!.valueDate;
-    const dates = [...byDate.keys()].sort((a, b) => (nearer(a, b, day) ? -1 : nearer(b, a, day) ? 1 : 0));
+  for (const bySpan of days.values()) {
+    const day = bySpan.values().next().value![0]!.valueDate;
+    const spans = [...bySpan.keys()].sort((a, b) => (nearer(a, b, day) ? -1 : nearer(b, a, day) ? 1 : 0));
     const counted = new Map<string, number>();
-    for (const date of dates) {
+    for (const span of spans) {
       const held = new Map<string, number>();
-      for (const line of byDate.get(date)!) {
+      for (const line of bySpan.get(span)!) {
         const identity = identityOf(line);
         const n = (held.get(identity) ?? 0) + 1;
         held.set(identity, n);
@@ -64,9 +70,20 @@ function dayOf(line: HeldLine): string {
   return [line.statement.channel, line.statement.account, line.currency, line.valueDate].join('\u0000');
 }
 
-/** Whether closing date `a` is nearer the booking `day` than `b`: one on or after the day first, the soonest. */
+/** A statement's span as countedOnce orders it: its closing date, then its opening date. */
+function spanOf(line: HeldLine): string {
+  return `${line.statement.businessDate} ${line.statement.openingDate ?? line.statement.businessDate}`;
+}
+
+/**
+ * Whether span `a` is nearer the booking `day` than `b`: by closing date, one on or after the day first, the soonest;
+ * of one closing date, the later opening (the day's own statement before the month's).
+ */
 function nearer(a: string, b: string, day: string): boolean {
-  const aAfter = a >= day;
-  if (aAfter !== b >= day) return aAfter;
-  return aAfter ? a < b : a > b;
+  const [aClosing, aOpening] = a.split(' ') as [string, string];
+  const [bClosing, bOpening] = b.split(' ') as [string, string];
+  if (aClosing === bClosing) return aOpening > bOpening;
+  const aAfter = aClosing >= day;
+  if (aAfter !== bClosing >= day) return aAfter;
+  return aAfter ? aClosing < bClosing : aClosing > bClosing;
 }

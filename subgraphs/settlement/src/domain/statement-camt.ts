@@ -335,6 +335,7 @@ function readStatement(s: RawStatement, index: number): Result<BankStatement, St
   const statement: BankStatement = {
     account: s.texts.get('Acct/Id/IBAN') || s.texts.get('Acct/Id/Othr/Id') || null,
     businessDate,
+    openingDate: opening.date ?? businessDate,
     currency,
     openingBalance: opening.amount,
     closingBalance: closing.amount,

@@ -16,7 +16,7 @@ export type StatementFormat = 'CSV' | 'CAMT053' | 'MT940';
  * the text), and refused at the first entry past `entriesMax`. Text sent inline is checked
  * against statementBytesMax by the caller before it comes here (withinSize); an upload has its
  * own bound. A CSV carries no balances: its lines make one statement per date (the line's) and currency.
- * One file holds one statement per account, date and currency at most.
+ * One file holds one statement per account, span (opening and closing date) and currency at most.
  */
 export async function parseBankStatements(
   format: StatementFormat,
@@ -27,12 +27,13 @@ export async function parseBankStatements(
   if (!statements.ok) return statements;
   const seen = new Map<string, BankStatement>();
   for (const s of statements.value) {
-    const key = `${s.account === null ? '' : accountKey(s.account)} ${s.businessDate} ${s.currency ?? ''}`;
+    const key = `${s.account === null ? '' : accountKey(s.account)} ${s.openingDate} ${s.businessDate} ${s.currency ?? ''}`;
     const earlier = seen.get(key);
+    const span = s.openingDate === s.businessDate ? s.businessDate : `${s.openingDate} to ${s.businessDate}`;
     if (earlier !== undefined)
       return err({
         line: s.line,
-        message: `two statements of ${s.account === null ? '' : `account ${s.account}, `}${s.businessDate} ${s.currency ?? ''} in one file (the first at line ${earlier.line})`,
+        message: `two statements of ${s.account === null ? '' : `account ${s.account}, `}${span} ${s.currency ?? ''} in one file (the first at line ${earlier.line})`,
       });
     seen.set(key, s);
   }
@@ -59,6 +60,7 @@ async function readFormat(
         [...byDate.values()].map((same) => ({
           account: null,
           businessDate: same[0]!.valueDate,
+          openingDate: same[0]!.valueDate,
           currency: same[0]!.currency,
           openingBalance: null,
           closingBalance: null,

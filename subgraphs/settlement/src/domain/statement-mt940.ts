@@ -192,6 +192,7 @@ class RecordReader {
     const statement: BankStatement = {
       account: day.account,
       businessDate: day.closing.date,
+      openingDate: day.opening.date,
       currency: day.opening.currency,
       openingBalance: day.opening.amount,
       closingBalance: day.closing.amount,

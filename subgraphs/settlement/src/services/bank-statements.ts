@@ -47,11 +47,21 @@ export interface StatementImport {
 }
 
 /**
- * A statement's id names its channel, date and currency (so a re-import finds it), and its
- * account when the channel has accounts registered; 40 characters.
+ * A statement's id names its channel, span and currency (so a re-import finds it), and its account when the channel
+ * has accounts registered; 40 characters. A statement opening on its closing date keeps the id it had before spans were
+ * kept (the rows stored then are dated so): the order runs read statements in (their ids) stays as it was. One of
+ * several days adds its opening date after a space, which no channel, date, currency or account holds, so its id is
+ * never a one-day statement's: the day's statement and the month's closing that day are two rows.
  */
-export function bankStatementId(channel: string, businessDate: string, currency: string | null, account = ''): string {
-  const key = `${channel}|${businessDate}|${currency ?? ''}${account === '' ? '' : `|${account}`}`;
+export function bankStatementId(
+  channel: string,
+  businessDate: string,
+  currency: string | null,
+  account = '',
+  openingDate = businessDate,
+): string {
+  const opening = openingDate === businessDate ? '' : ` from ${openingDate}`;
+  const key = `${channel}|${businessDate}|${currency ?? ''}${account === '' ? '' : `|${account}`}${opening}`;
   return `stm_${createHash('sha256').update(key).digest('hex').slice(0, 36)}`;
 }
 
@@ -59,7 +69,7 @@ export function bankStatementId(channel: string, businessDate: string, currency:
  * Reads the whole file before writing anything: a file that is not its format, a statement that
  * does not add up, a file over the limits or one statement whose account goes to no channel
  * imports nothing. Its statements then replace, in one transaction (whatever accounts and
- * channels they are of), the earlier statements of their channel, account and dates.
+ * channels they are of), the earlier statements of their channel, account and spans.
  */
 export async function importBankStatement(
   shards: ShardSet,
@@ -154,10 +164,11 @@ function rowsOf(routed: readonly Routed[], format: StatementFormat, importedBy: 
   return routed.map(
     ({ channel, account, statement: s }: { channel: string; account: string; statement: BankStatement }) => ({
       statement: {
-        id: bankStatementId(channel, s.businessDate, s.currency, account),
+        id: bankStatementId(channel, s.businessDate, s.currency, account, s.openingDate),
         channel,
         account,
         businessDate: s.businessDate,
+        openingDate: s.openingDate,
         format,
         currency: s.currency,
         openingBalance: s.openingBalance,

@@ -27,7 +27,7 @@ import {
   type HeldLineRow,
   updateOpenException,
 } from '../db/reconciliation-store';
-import type { ExceptionRow } from '../db/schema/settlement';
+import type { ExceptionRow, StatementRow } from '../db/schema/settlement';
 import { keyedLines, legacyLineKeys } from '../domain/line-keys';
 import { dateWindow } from '../domain/days';
 import { legacySubjects, rekeyPlan, type RekeyPlan, type Rekeying } from '../domain/legacy-subjects';
@@ -612,14 +612,21 @@ export async function reconciliationExceptionsFor(
 /**
  * The channel's balances at the bank on a date, per currency: the sum over its accounts' statements closing that date
  * (a channel of several accounts in one currency holds their sum; a statement of several days gives the opening of its
- * first); unknown (null) when any of them carries none (CSV).
+ * first); unknown (null) when any of them carries none (CSV). Of an account's statements closing that date, the one of
+ * the shortest span (the day's own beside the month's): both close on the same balance, and added they were twice it.
  */
 function channelBalances(
-  rows: ReadonlyArray<{ currency: string | null; openingBalance: bigint | null; closingBalance: bigint | null }>,
+  rows: readonly StatementRow[],
 ): Map<string, { opening: bigint | null; closing: bigint | null }> {
+  const shortest = new Map<string, StatementRow>();
+  for (const s of rows) {
+    const key = `${s.account} ${s.currency ?? ''}`;
+    const other = shortest.get(key);
+    if (other === undefined || other.openingDate < s.openingDate) shortest.set(key, s);
+  }
   const sums = new Map<string, { opening: bigint | null; closing: bigint | null }>();
   const add = (a: bigint | null | undefined, b: bigint | null) => (a === null || b === null ? null : (a ?? 0n) + b);
-  for (const s of rows) {
+  for (const s of shortest.values()) {
     if (s.currency === null) continue;
     const before = sums.get(s.currency);
     sums.set(s.currency, {

@@ -57,6 +57,7 @@ export async function importStatement(
     id,
     channel: input.channel,
     businessDate: input.businessDate,
+    openingDate: input.businessDate,
     lineCount: parsed.value.length,
     importedBy,
     createdAt: now,

@@ -631,6 +631,7 @@ describe('two imports of one channel’s day at once, the day new to the channel
           id: `held-${c}`,
           channel: c,
           businessDate: date,
+          openingDate: date,
           currency: 'USD',
           lineCount: 0,
           importedBy: 'test',
@@ -1447,15 +1448,25 @@ describe('a business date after statementDateMax (9999-11-30)', () => {
 });
 
 describe('a statement of several days: each line counts on the day it was booked, a day two statements repeat once', () => {
-  it("matches a month statement's lines on their own days, and a day's statement beside it adds no line twice", async () => {
-    const c = `month-${tag}`;
-    const [dayP, dayQ, dayR] = [60, 61, 62].map((n) => addDays(dayD, n)) as [string, string, string];
+  /**
+   * A channel of its own (a day's window, no tolerance), three days P, Q, R from dayD + first, and its deposits of
+   * 1000 on P (`name`-a) and 2000 on Q (`name`-b) to an account; the clock left on Q.
+   */
+  async function monthChannel(name: string, first: number) {
+    const c = `${name}-${tag}`;
+    const days = [0, 1, 2].map((n) => addDays(dayD, first + n)) as [string, string, string];
     await q(docs.rules, { input: { channel: c, amountToleranceMinor: '0', dateWindowDays: 1 } });
     const account = await openAccount();
-    clock = new Date(`${dayP}T10:00:00Z`);
-    const a = await deposit(account, '1000', ref('month-a'), c);
-    clock = new Date(`${dayQ}T10:00:00Z`);
-    const b = await deposit(account, '2000', ref('month-b'), c);
+    clock = new Date(`${days[0]}T10:00:00Z`);
+    const a = await deposit(account, '1000', ref(`${name}-a`), c);
+    clock = new Date(`${days[1]}T10:00:00Z`);
+    const b = await deposit(account, '2000', ref(`${name}-b`), c);
+    return { c, days, account, a, b };
+  }
+
+  it("matches a month statement's lines on their own days, and a day's statement beside it adds no line twice", async () => {
+    const { c, days, account, a, b } = await monthChannel('month', 60);
+    const [dayP, dayQ, dayR] = days;
     const d = await deposit(account, '500', ref('month-d'), c);
     clock = new Date(`${dayR}T10:00:00Z`);
     const qEntries = [entry(ref('month-b'), 2000n, dayQ), entry(ref('month-d'), 500n, dayQ)];
@@ -1535,6 +1546,55 @@ describe('a statement of several days: each line counts on the day it was booked
     expect(await external(dayP)).toEqual([]);
     expect(await external(dayQ)).toEqual([]);
     expect(await external(dayR)).toEqual([['MISSING_INTERNAL', ref('month-fee')]]);
+  });
+
+  // The day's own statement of a month's closing date shared the month's id and replaced it: every line of the month's
+  // earlier days was deleted, silently, and their movements read MISSING_EXTERNAL. A statement is its span now.
+  it("keeps the month's statement when its closing day's own statement comes; the same month again replaces it", async () => {
+    const { c, days, a, b } = await monthChannel('span', 170);
+    const [dayP, dayQ, dayR] = days;
+    clock = new Date(`${dayR}T10:00:00Z`);
+    const fee = entry(ref('span-fee'), 25n, dayR, 'DEBIT');
+    const monthLines = [entry(ref('span-a'), 1000n, dayP), entry(ref('span-b'), 2000n, dayQ), fee];
+    // Deutsche Bank's month: its opening balance dated its first day, its closing its last, each Ntry its BookgDt.
+    const month = (entries: FileEntry[]) =>
+      camt053([{ id: `${c}-month`, currency: 'USD', opening: 0n, openingDate: dayP, date: dayR, entries }]);
+    const importCamt = async (content: string) =>
+      expect((await q(docs.importFile, { input: { channel: c, format: 'CAMT053', content } })).errors).toBeUndefined();
+    await importCamt(month(monthLines));
+    // The closing day's own statement: opening on that day, its one line the fee the month holds too.
+    await importCamt(camt053([{ id: `${c}-r`, currency: 'USD', opening: 3000n, date: dayR, entries: [fee] }]));
+    const shown = (r: Report) => r.matches.map((m) => [m.rule, m.externalRefs, m.movementIds]);
+    const onP = await reconcile(dayP, c);
+    expect(shown(onP)).toEqual([['REFERENCE', [ref('span-a')], [a]]]);
+    expect(onP.exceptions).toEqual([]);
+    const onQ = await reconcile(dayQ, c);
+    expect(shown(onQ)).toEqual([['REFERENCE', [ref('span-b')], [b]]]);
+    expect(onQ.exceptions).toEqual([]);
+    // The fee both statements hold counts once.
+    const onR = await reconcile(dayR, c);
+    expect(onR.exceptions.map((e) => [e.kind, e.externalRef, e.amount])).toEqual([
+      ['MISSING_INTERNAL', ref('span-fee'), '-25'],
+    ]);
+    expect(onR.adjustment).toMatchObject([{ bankMovements: '-25', bankOnly: '-25', unexplained: '0', balanced: true }]);
+    const stored = () =>
+      sqlRows<{ opening_date: string; business_date: string; line_count: number }>(
+        sql`SELECT opening_date, business_date, line_count FROM statements WHERE channel = ${c} ORDER BY opening_date`,
+      );
+    expect(await stored()).toEqual([
+      { opening_date: dayP, business_date: dayR, line_count: 3 },
+      { opening_date: dayR, business_date: dayR, line_count: 1 },
+    ]);
+
+    // The same month again, with a line the bank added: it replaces the month, and the day's statement stays.
+    await importCamt(month([...monthLines, entry(ref('span-late'), 300n, dayQ)]));
+    expect(await stored()).toEqual([
+      { opening_date: dayP, business_date: dayR, line_count: 4 },
+      { opening_date: dayR, business_date: dayR, line_count: 1 },
+    ]);
+    const again = await reconcile(dayQ, c);
+    expect(shown(again)).toEqual([['REFERENCE', [ref('span-b')], [b]]]);
+    expect(again.exceptions.map((e) => [e.kind, e.externalRef])).toEqual([['MISSING_INTERNAL', ref('span-late')]]);
   });
 });
 

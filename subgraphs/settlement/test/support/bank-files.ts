@@ -20,6 +20,8 @@ export interface FileStatement {
   /** Defaults to opening + Σ entries; set it to make a statement that does not add up. */
   closing?: bigint;
   date: string;
+  /** The opening balance's date (a month's first day); defaults to `date`, the closing balance's. */
+  openingDate?: string;
   entries: FileEntry[];
 }
 
@@ -88,7 +90,7 @@ export function camt053(
       `    <${p}Stmt>`,
       `      <${p}Id>${s.id}</${p}Id><${p}CreDtTm>${s.date}T23:59:00</${p}CreDtTm>`,
       `      <${p}Acct><${p}Id><${p}IBAN>DE89370400440532013000</${p}IBAN></${p}Id><${p}Ccy>${s.currency}</${p}Ccy></${p}Acct>`,
-      `      ${bal('OPBD', s.opening, s.currency, s.date)}`,
+      `      ${bal('OPBD', s.opening, s.currency, s.openingDate ?? s.date)}`,
       `      ${bal('CLBD', closingOf(s), s.currency, s.date)}`,
       ...s.entries.map((e) => entry(e, s.currency)),
       `    </${p}Stmt>`,
@@ -141,7 +143,9 @@ export function mt940(statements: readonly FileStatement[], options: { split?: n
         `:25:DE89370400440532013${String(n).padStart(3, '0')}/${s.currency}`,
         `:28C:${String(n + 1).padStart(5, '0')}/${part + 1}`,
       );
-      lines.push(mtBalance(part === 0 ? '60F' : '60M', balance, s.currency, s.date));
+      lines.push(
+        mtBalance(part === 0 ? '60F' : '60M', balance, s.currency, part === 0 ? (s.openingDate ?? s.date) : s.date),
+      );
       for (const e of entries) lines.push(...mtEntry(e, s.currency));
       lines.push(mtBalance(last ? '62F' : '62M', end, s.currency, s.date), '-');
       balance = end;

@@ -64,4 +64,20 @@ describe('which statement lines count on a day', () => {
     ];
     expect(ids(countedOnce(lines))).toEqual(['2026-03-31/x', '2026-03-03/x', '2026-03-31/x', 'csv']);
   });
+
+  it("reads a booking of the month's last day once when its own statement closes that day too, from the day's", () => {
+    const month = (l: HeldLine & { id: string }, id: string) => ({
+      ...l,
+      id,
+      statement: { ...l.statement, openingDate: '2026-03-01' },
+    });
+    const lines = [
+      month(line('2026-03-31', '2026-03-31', 'fee', 25n, 'DEBIT'), 'month/fee'),
+      month(line('2026-03-31', '2026-03-31', 'x'), 'month/x'),
+      { ...line('2026-03-31', '2026-03-31', 'fee', 25n, 'DEBIT'), id: 'day/fee' },
+    ];
+    expect(ids(countedOnce(lines))).toEqual(['month/x', 'day/fee']);
+    // Two statements of one span are both taken, as two of one closing date were.
+    expect(ids(countedOnce([lines[0]!, month(lines[2]!, 'month/fee-2')]))).toEqual(['month/fee', 'month/fee-2']);
+  });
 });

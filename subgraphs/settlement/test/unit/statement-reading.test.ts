@@ -264,6 +264,7 @@ describe('accounts and channels', () => {
   const statement = (account: string | null, date: string, line = 7): BankStatement => ({
     account,
     businessDate: date,
+    openingDate: date,
     currency: 'EUR',
     openingBalance: 0n,
     closingBalance: 0n,

@@ -180,11 +180,14 @@ export const merchantFeeRates = mysqlTable('merchant_fee_rates', {
 export const statementFormats = ['CSV', 'CAMT053', 'MT940'] as const;
 
 /**
- * A channel's statement of one date. importStatement's CSV (one per channel and date, no
- * currency or balances) and importBankStatement's statements (one per channel, account, date and
+ * A channel's statement of one span. importStatement's CSV (one per channel and date, no
+ * currency or balances) and importBankStatement's statements (one per channel, account, span and
  * currency, with the bank's opening and closing balances when the format carries them).
  * `account` is the registered account it is of (channel_accounts' key), '' on a channel with no
  * account registered (one account, as every channel was before accounts were registered).
+ * Its span is opening_date to business_date (its closing date): the day's own statement and the month's closing on
+ * the same day are two statements, held side by side; opening_date is the opening balance's date as the bank gives
+ * it, the closing date where none is given (CSV) and for the rows stored before it was kept.
  */
 export const statements = mysqlTable(
   'statements',
@@ -193,6 +196,7 @@ export const statements = mysqlTable(
     channel: varchar('channel', { length: 64 }).notNull(),
     account: varchar('account', { length: 35 }).notNull().default(''),
     businessDate: date('business_date', { mode: 'string' }).notNull(),
+    openingDate: date('opening_date', { mode: 'string' }).notNull(),
     format: mysqlEnum('format', statementFormats).notNull().default('CSV'),
     currency: char('currency', { length: 3 }),
     openingBalance: bigint('opening_balance', { mode: 'bigint' }),
@@ -202,7 +206,13 @@ export const statements = mysqlTable(
     createdAt: moment('created_at'),
   },
   (t) => [
-    uniqueIndex('statements_channel_account_date_currency_uq').on(t.channel, t.account, t.businessDate, t.currency),
+    uniqueIndex('statements_channel_account_span_currency_uq').on(
+      t.channel,
+      t.account,
+      t.businessDate,
+      t.openingDate,
+      t.currency,
+    ),
     index('statements_channel_date_idx').on(t.channel, t.businessDate),
   ],
 );

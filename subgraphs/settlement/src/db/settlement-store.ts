@@ -39,28 +39,6 @@ export async function claimSettlement(shard: Shard, row: typeof settlements.$inf
   });
 }
 
-/**
- * Of the settlements of these merchants on these dates, those SETTLED: the settlement worker's check for stragglers
- * (services/worker.ts). A range of settlements_merchant_date_uq per merchant; the caller keeps the pairs it asked.
- */
-export async function settledOf(
-  db: Executor,
-  merchantIds: readonly string[],
-  dates: readonly string[],
-): Promise<Array<{ merchantId: string; businessDate: string }>> {
-  if (merchantIds.length === 0 || dates.length === 0) return [];
-  return db
-    .select({ merchantId: settlements.merchantAccountId, businessDate: settlements.businessDate })
-    .from(settlements)
-    .where(
-      and(
-        inArray(settlements.merchantAccountId, [...new Set(merchantIds)]),
-        inArray(settlements.businessDate, [...new Set(dates)]),
-        eq(settlements.status, 'SETTLED'),
-      ),
-    );
-}
-
 export async function settlementsByIds(db: Executor, ids: readonly string[]): Promise<SettlementRow[]> {
   if (ids.length === 0) return [];
   return db

@@ -89,9 +89,8 @@ export async function feeRateFor(shards: ShardSet, merchantId: string, config: S
 
 /**
  * Settles a merchant's business date: for every stripe, in that stripe's own local
- * transaction, its unsettled payments of the date and before (one dated earlier committed
- * after its date's settlement: lockUnsettledPayments) move from pending to available less the
- * fee, which goes to the shard's fee-income account. Idempotent per merchant and date: a second
+ * transaction, the date's unsettled payments move from pending to available less the fee,
+ * which goes to the shard's fee-income account. Idempotent per merchant and date: a second
  * run finds the settlement and every part done and changes nothing; a run cut off halfway
  * is completed by the next one (each part is written with its posting, exactly once).
  * A stripe whose posting BALANCE_LIMIT refuses writes nothing; the other stripes settle, and
@@ -170,8 +169,8 @@ export async function runSettlement(
 }
 
 /**
- * A payment of legs (or a refund of one) of the date or before still PROCESSING on any of the merchant's stripes, or
- * null; read without a lock (they only leave PROCESSING). Each stripe's prepare asks again under its lock (PartWaits).
+ * A payment of legs (or a refund of one) of the date still PROCESSING on any of the merchant's stripes, or null; read
+ * without a lock (they only leave PROCESSING). Each stripe's prepare asks again under its lock (PartWaits).
  */
 async function firstInFlight(
   stripes: ReadonlyArray<{ shard: Shard; account: Account }>,
@@ -291,8 +290,8 @@ async function settleStripe(
 }
 
 /**
- * What a stripe's part settles, read under lock in its prepare: the unsettled payments and MERCHANT
- * legs of the date and before, the refunds of them (those of the date's payments and those that came late),
+ * What a stripe's part settles, read under lock in its prepare: the date's unsettled payments and
+ * MERCHANT legs, the refunds of them (those of the date's payments and those that came late),
  * and the part's figures (domain/fees.ts settlePart).
  */
 async function lockPartContents(

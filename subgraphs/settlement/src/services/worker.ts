@@ -1,19 +1,16 @@
 import { fromEveryReachable, startWorker, type Worker } from '@paygraph/shared/worker';
-import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
-import { parseId } from '@paygraph/shared/ids';
+import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { dueSettlements } from '@paygraph/transaction/read-model/settlement';
 import type { SettlementSettings } from '../config';
 import { runSettlement, settleableThrough } from './settle';
 import { log } from '@paygraph/shared/log';
 import { merchantsWithAdvancesLeft } from '../db/advance-store';
-import { settledOf } from '../db/settlement-store';
 import { finishAdvancesLeft } from './advances';
 import { advancesLeftPerPassMax, settlementsPerPassMax } from '../limits';
 
 /**
  * Settles merchants' closed dates at T+N, at most settlementsPerPassMax per pass, oldest date
- * first; what is left of a date already SETTLED goes to a later settlement (settlementsToRun).
- * Several replicas may run it: a settlement is claimed per (merchant, date) and each
+ * first. Several replicas may run it: a settlement is claimed per (merchant, date) and each
  * stripe's part is written once, under its own key.
  */
 export async function settleDue(
@@ -26,9 +23,11 @@ export async function settleDue(
   // One database away leaves out only what it holds (a merchant found elsewhere with a stripe there stops its run at
   // that stripe and is resumed like any partial run; one found only there waits for the pass after it returns).
   const due = (await fromEveryReachable('settlement worker', shards.all, (s) => dueSettlements(s.db, through))).flat();
-  const unique = oldestFirst([...new Map(due.map((d) => [keyOf(d), d])).values()]).slice(0, settlementsPerPassMax);
+  const unique = [...new Map(due.map((d) => [`${d.merchantId}|${d.businessDate}`, d])).values()]
+    .sort((a, b) => a.businessDate.localeCompare(b.businessDate) || a.merchantId.localeCompare(b.merchantId))
+    .slice(0, settlementsPerPassMax);
   let settled = 0;
-  for (const { merchantId, businessDate } of await settlementsToRun(shards, unique, through)) {
+  for (const { merchantId, businessDate } of unique) {
     // One merchant's failure (a broken invariant crashes its run) must not hold up the others.
     try {
       const result = await runSettlement(shards, merchantId, businessDate, now, settings);
@@ -42,49 +41,6 @@ export async function settleDue(
     }
   }
   return settled;
-}
-
-interface Due {
-  merchantId: string;
-  businessDate: string;
-}
-
-const keyOf = (d: Due): string => `${d.merchantId}|${d.businessDate}`;
-
-function oldestFirst(due: Due[]): Due[] {
-  return due.sort((a, b) => a.businessDate.localeCompare(b.businessDate) || a.merchantId.localeCompare(b.merchantId));
-}
-
-/**
- * The settlements that settle the due pairs, oldest first. A pair whose settlement is SETTLED already holds a
- * straggler: a payment, leg or refund dated D that committed after D's settlement had read its stripe (its date is its
- * request's instant, taken before its transaction). D's settlement is final, and a part settles what its stripe holds
- * unsettled up to its date, so the merchant's settlement of `through` takes it; SETTLED as well, the pair waits for the
- * next date to fall due. Run as itself, the pair was answered SETTLED on every pass, counted settled, and the money
- * stayed in pending for good. A pair whose merchant's home database is away waits for the next pass.
- */
-async function settlementsToRun(shards: ShardSet, due: readonly Due[], through: string): Promise<Due[]> {
-  const homeOf = (d: Due): Shard | undefined => {
-    const parsed = parseId('account', d.merchantId);
-    return parsed ? shards.byLogical(parsed.shard) : undefined;
-  };
-  const homes = [...new Set(due.flatMap((d) => homeOf(d) ?? []))];
-  const dates = [...due.map((d) => d.businessDate), through];
-  const answers = await fromEveryReachable('settlement worker', homes, async (home) => {
-    const merchants = due.filter((d) => homeOf(d) === home).map((d) => d.merchantId);
-    return { home, settled: await settledOf(home.db, merchants, dates) };
-  });
-  const answered = new Set(answers.map((a) => a.home));
-  const settled = new Set(answers.flatMap((a) => a.settled.map(keyOf)));
-  const runs = new Map<string, Due>();
-  for (const d of due) {
-    const home = homeOf(d);
-    // A malformed id runs as before: runSettlement answers AccountNotFound, which the pass logs.
-    if (home && !answered.has(home)) continue;
-    const run = settled.has(keyOf(d)) ? { merchantId: d.merchantId, businessDate: through } : d;
-    if (!settled.has(keyOf(run))) runs.set(keyOf(run), run);
-  }
-  return oldestFirst([...runs.values()]);
 }
 
 export function startSettlementWorker(

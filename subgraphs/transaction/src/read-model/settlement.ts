@@ -120,12 +120,6 @@ const settleableLeg = {
 };
 const refundShare = { refundId: refundLegs.refundId, legIndex: refundLegs.legIndex, amount: refundLegs.amount };
 
-/**
- * The stripe's unsettled payments up to the date, not of the date alone: a payment takes its business date from its
- * request's instant, before its transaction, so one dated D may commit after D's settlement scanned (the clock passed
- * the cut-off meanwhile, a lock wait, a deadlock's retry keeping the date). Matched on D alone it was never settled:
- * D's settlement is final and no later one looked at D. The first settlement after its commit takes it.
- */
 export async function lockUnsettledPayments(
   tx: Tx,
   merchantId: string,
@@ -142,7 +136,7 @@ export async function lockUnsettledPayments(
         eq(payments.route, 'MERCHANT_STRIPE'),
         eq(payments.status, 'SUCCEEDED'),
         isNull(payments.settlementId),
-        lte(payments.businessDate, businessDate),
+        eq(payments.businessDate, businessDate),
       ),
     )
     .for('update');
@@ -231,8 +225,7 @@ export async function lockLateRefunds(
 
 /**
  * A payment of many legs (route LEGS) settles per MERCHANT receiving leg: each leg credited to
- * this stripe's pending up to the date (a leg dated earlier that committed after its date's
- * settlement: lockUnsettledPayments), of a payment that SUCCEEDED, not yet settled. Each refund's
+ * this stripe's pending on the date, of a payment that SUCCEEDED, not yet settled. Each refund's
  * share of such a leg (refund_legs) is counted once, as a refund is: by the leg's settlement when
  * it came out of pending before, or by the next settlement after it when the leg was settled.
  */
@@ -246,28 +239,28 @@ export async function lockUnsettledLegs(
     .select(settleableLeg)
     .from(paymentLegs)
     .innerJoin(payments, eq(payments.id, paymentLegs.paymentId))
-    .where(and(unsettledLegsThrough(merchantId, stripeId, businessDate), eq(payments.status, 'SUCCEEDED')))
+    .where(and(unsettledLegsOfDate(merchantId, stripeId, businessDate), eq(payments.status, 'SUCCEEDED')))
     .for('update');
 }
 
-/** The merchant's legs credited to this stripe's pending up to the date, not settled yet, whatever their payment's status. */
-function unsettledLegsThrough(merchantId: string, stripeId: string, businessDate: string) {
+/** The merchant's legs credited to this stripe's pending on the date and not settled yet, whatever their payment's status. */
+function unsettledLegsOfDate(merchantId: string, stripeId: string, businessDate: string) {
   return and(
     eq(paymentLegs.accountId, merchantId),
     eq(paymentLegs.postedAccountId, stripeId),
     eq(paymentLegs.bucket, 'PENDING'),
     isNull(paymentLegs.settlementId),
-    lte(paymentLegs.businessDate, businessDate),
+    eq(paymentLegs.businessDate, businessDate),
   );
 }
 
 /**
  * What the stripe's part of the date waits for, or null: a payment of many legs whose MERCHANT leg credited this
- * stripe's pending up to the date (the legs lockUnsettledLegs may take) and which is still PROCESSING (a leg on another
- * shard has not posted yet), or a refund of such a payment still PROCESSING. The leg settles once its payment
- * SUCCEEDED (lockUnsettledLegs); a refund in flight has raised the leg's refunded amount, which settlement leaves in
- * pending for it, but its completion reads the leg afresh and, finding it settled, takes the money from available
- * (services/legs.ts legEffect): pending would keep a share no leg stands behind. Locks: none (both only leave PROCESSING; the locking reads come after these).
+ * stripe's pending on the date and which is still PROCESSING (a leg on another shard has not posted yet), or a refund
+ * of such a payment still PROCESSING. The leg settles once its payment SUCCEEDED (lockUnsettledLegs); a refund in
+ * flight has raised the leg's refunded amount, which settlement leaves in pending for it, but its completion reads
+ * the leg afresh and, finding it settled, takes the money from available (services/legs.ts legEffect): pending would
+ * keep a share no leg stands behind. Locks: none (both only leave PROCESSING; the locking reads come after these).
  */
 export async function inFlightOnLegs(
   tx: Executor,
@@ -275,19 +268,19 @@ export async function inFlightOnLegs(
   stripeId: string,
   businessDate: string,
 ): Promise<string | null> {
-  const legsThrough = unsettledLegsThrough(merchantId, stripeId, businessDate);
+  const legsOfDate = unsettledLegsOfDate(merchantId, stripeId, businessDate);
   const [payment] = await tx
     .select({ id: payments.id })
     .from(paymentLegs)
     .innerJoin(payments, eq(payments.id, paymentLegs.paymentId))
-    .where(and(legsThrough, eq(payments.status, 'PROCESSING')))
+    .where(and(legsOfDate, eq(payments.status, 'PROCESSING')))
     .limit(1);
   if (payment) return payment.id;
   const [refund] = await tx
     .select({ id: refunds.id })
     .from(paymentLegs)
     .innerJoin(refunds, eq(refunds.paymentId, paymentLegs.paymentId))
-    .where(and(legsThrough, eq(refunds.status, 'PROCESSING')))
+    .where(and(legsOfDate, eq(refunds.status, 'PROCESSING')))
     .limit(1);
   return refund?.id ?? null;
 }

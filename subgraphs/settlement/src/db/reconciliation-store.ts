@@ -24,6 +24,22 @@ import { packReport, unpackReport } from './report-bodies';
  */
 
 /**
+ * Takes these channels' turns to replace statements (rows of statement_channels, made by a channel's first import), in
+ * channel order, so that a file of several channels waits in no circle. A locking read of a day with no statement yet
+ * locks nothing under read committed, so two first imports of a day (a bank file, or a CSV by importStatement) would
+ * both insert its statement, and the second answer an internal error (1062).
+ */
+export async function lockStatementChannels(tx: Tx, channelsOfImport: readonly string[]): Promise<void> {
+  const channels = [...new Set(channelsOfImport)].sort();
+  if (channels.length === 0) return;
+  // An insert that finds the row takes it exclusively too, as a locking read would, without a read first.
+  await tx
+    .insert(statementChannels)
+    .values(channels.map((channel) => ({ channel })))
+    .onDuplicateKeyUpdate({ set: { channel: sql`${statementChannels.channel}` } });
+}
+
+/**
  * Writes an import's statements and their lines, each replacing the earlier statements of its
  * channel, account and span (opening and closing date; every currency), whose rows it locks
  * (FOR UPDATE) and deletes first. A statement of another span closing the same day stays: the
@@ -43,13 +59,10 @@ export async function replaceBankStatements(
   }>,
   insertBatchMax: number,
 ): Promise<void> {
-  const channels = [...new Set(imported.map((i) => i.statement.channel))].sort();
-  // An insert that finds the row takes it exclusively too, as a locking read would, without a read first.
-  if (channels.length > 0)
-    await tx
-      .insert(statementChannels)
-      .values(channels.map((channel) => ({ channel })))
-      .onDuplicateKeyUpdate({ set: { channel: sql`${statementChannels.channel}` } });
+  await lockStatementChannels(
+    tx,
+    imported.map((i) => i.statement.channel),
+  );
   const earlierIds: string[] = [];
   for (const same of groupBy(imported, (i) => `${i.statement.channel}\u0000${i.statement.account ?? ''}`).values()) {
     const { channel, account = '' } = same[0]!.statement;

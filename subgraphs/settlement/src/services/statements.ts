@@ -4,6 +4,7 @@ import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { inTransaction } from '@paygraph/shared/shards/transaction';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import { replaceStatement } from '../db/settlement-store';
+import { lockStatementChannels } from '../db/reconciliation-store';
 import { parseStatementCsv, type StatementError } from '../domain/statement-csv';
 import type { SettlementContext } from '../context';
 import { controlShard } from './settle';
@@ -62,9 +63,12 @@ export async function importStatement(
     importedBy,
     createdAt: now,
   };
-  await inTransaction(controlShard(shards), (tx) =>
-    replaceStatement(tx, statement, parsed.value, statementInsertBatchMax),
-  );
+  await inTransaction(controlShard(shards), async (tx) => {
+    // The channel's turn first, as a bank file's import takes it: the DELETE of a day's statement not stored yet locks
+    // nothing, and two imports of the day at once both inserted it (the second answered 1062, an internal error).
+    await lockStatementChannels(tx, [statement.channel]);
+    await replaceStatement(tx, statement, parsed.value, statementInsertBatchMax);
+  });
   return ok(statement);
 }
 

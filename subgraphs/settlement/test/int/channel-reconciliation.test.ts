@@ -683,6 +683,47 @@ describe('two imports of one channel’s day at once, the day new to the channel
     );
   });
 
+  it('two CSV statements of one day (importStatement) end as if imported one after the other', async () => {
+    // importStatement replaces the day's statement by its id (stm_<channel>_<date>): a DELETE of a row not there locks
+    // nothing under read committed, so both inserted it and the second answered an internal error (1062).
+    const importStatement =
+      'mutation($input: ImportStatementInput!) { importStatement(input: $input) { __typename ... on UserError { code } } }';
+    const c = `csv-twice-${tag}`;
+    const csv = (date: string, refs: readonly string[]) =>
+      ['external_ref,amount,currency,direction,date', ...refs.map((r) => `${ref(r)},1,USD,CREDIT,${date}`)].join('\n');
+    for (const date of days) {
+      const hold = holdLock(
+        shard(),
+        (tx) =>
+          tx.insert(statements).values({
+            id: `stm_${c}_${date}`,
+            channel: c,
+            businessDate: date,
+            openingDate: date,
+            lineCount: 0,
+            importedBy: 'test',
+          }),
+        { rollBack: true },
+      );
+      await hold.taken;
+      const waiting = async () =>
+        (await statementsRunning(shard(), `delete from \`statements\`%${c}%`)) +
+        (await statementsRunning(shard(), `insert into \`statement_channels\`%${c}%`));
+      const answers = [];
+      for (const [i, refs] of [['c1', 'c2'], ['c3']].entries()) {
+        answers.push(q(importStatement, { input: { channel: c, businessDate: date, csv: csv(date, refs) } }));
+        await until(async () => (await waiting()) > i, `CSV import ${i + 1} of ${c} to wait`);
+      }
+      hold.release();
+      await hold.done;
+      const typenames = (await Promise.all(answers)).map((a) => a.data?.importStatement?.__typename ?? a);
+      expect(typenames, JSON.stringify(typenames)).toEqual(['Statement', 'Statement']);
+    }
+    expect(await stored(c)).toEqual(
+      days.map((date) => ({ business_date: date, line_count: 1, external_ref: ref('c3') })),
+    );
+  });
+
   it('two files of one day end as if imported one after the other: the later one replaces the earlier whole', async () => {
     const c = `replaced-${tag}`;
     for (const date of days) {

@@ -105,7 +105,7 @@ function registeredElsewhere(statement: BankStatement, found: Registration, chan
 
 /**
  * A channel with no account registered takes the statements of one account registered to no channel (a registered
- * one is another channel's), each kept under no account (''): so at most one of each date and currency, whether it
+ * one is another channel's), each kept under no account (''): so at most one of each span and currency, whether it
  * names its account or not.
  */
 function oneAccount(
@@ -123,7 +123,9 @@ function oneAccount(
         line: s.line,
         message: `the file holds accounts ${first!.account} and ${s.account}, and channel ${channel} has no account registered, so it takes one account's statements: register each account with RegisterChannelAccount; nothing was imported`,
       });
-    const day = `${s.businessDate} ${s.currency ?? ''}`;
+    // By span, as the statement's id (bankStatementId): a month and its closing day's own statement are two.
+    const span = s.openingDate === s.businessDate ? s.businessDate : `${s.openingDate} to ${s.businessDate}`;
+    const day = `${span} ${s.currency ?? ''}`;
     const earlier = seen.get(day);
     if (earlier !== undefined)
       return err({

@@ -369,4 +369,19 @@ describe('accounts and channels', () => {
       value: days.map((s) => ({ channel: 'plain', account: '', statement: s })),
     });
   });
+
+  it('takes an account’s month and its closing day’s own statement in one file, on a channel with no account', () => {
+    // Two spans, two statements (bankStatementId names the span): keyed by closing date alone the file was refused.
+    const month = { ...statement('NL17RABO0310029597', '2026-03-31', 4), openingDate: '2026-03-01' };
+    const file = [month, statement('NL17RABO0310029597', '2026-03-31', 90)];
+    expect(routeStatements(file, 'plain', new Map(), false)).toEqual({
+      ok: true,
+      value: file.map((s) => ({ channel: 'plain', account: '', statement: s })),
+    });
+    // The same span twice is still one statement twice.
+    expect(routeStatements([month, { ...month, line: 95 }], 'plain', new Map(), false)).toMatchObject({
+      ok: false,
+      error: { line: 95, message: expect.stringContaining('two statements of 2026-03-01 to 2026-03-31 EUR') },
+    });
+  });
 });

@@ -17,6 +17,7 @@ import {
 } from './schema/settlement';
 import { exceptionDetailCharsMax, reconciliationRowsPerStatementMax } from '../limits';
 import { packReport, unpackReport } from './report-bodies';
+import { spanOf } from '../domain/bank-statement';
 
 /**
  * The SQL of channel reconciliation (control shard): bank statements, matching rules,
@@ -100,10 +101,6 @@ export async function replaceBankStatements(
     }
   }
   if (batch.length > 0) await tx.insert(statementLines).values(batch);
-}
-
-function spanOf(s: { openingDate: string; businessDate: string }): string {
-  return `${s.openingDate} ${s.businessDate}`;
 }
 
 export async function statementsBetween(

@@ -33,6 +33,11 @@ export interface BankStatement {
 
 export type { StatementError, StatementLine };
 
+/** A statement's span as messages and keys name it: its date alone for one day, else "opening to closing". */
+export function spanOf(s: Pick<BankStatement, 'openingDate' | 'businessDate'>): string {
+  return s.openingDate === s.businessDate ? s.businessDate : `${s.openingDate} to ${s.businessDate}`;
+}
+
 /** Text sent inline is refused whole, before it is read, when it is larger than the CSV's limit. */
 export function withinSize(content: string): Result<null, StatementError> {
   if (Buffer.byteLength(content, 'utf8') > statementBytesMax)

@@ -1,7 +1,7 @@
 import { getCountrySpecifications, isValidIBAN } from 'ibantools';
 import { currencyMinorUnits } from '@paygraph/shared/money';
 import { err, ok, type Result } from '@paygraph/shared/result';
-import type { BankStatement, StatementError } from './bank-statement';
+import { spanOf, type BankStatement, type StatementError } from './bank-statement';
 import { accountIdentificationLengthMax } from '../limits';
 
 /**
@@ -124,8 +124,7 @@ function oneAccount(
         message: `the file holds accounts ${first!.account} and ${s.account}, and channel ${channel} has no account registered, so it takes one account's statements: register each account with RegisterChannelAccount; nothing was imported`,
       });
     // By span, as the statement's id (bankStatementId): a month and its closing day's own statement are two.
-    const span = s.openingDate === s.businessDate ? s.businessDate : `${s.openingDate} to ${s.businessDate}`;
-    const day = `${span} ${s.currency ?? ''}`;
+    const day = `${spanOf(s)} ${s.currency ?? ''}`;
     const earlier = seen.get(day);
     if (earlier !== undefined)
       return err({

@@ -1,7 +1,7 @@
 import { groupBy } from '@paygraph/shared/collections';
 import { statementBytesMax } from '@paygraph/shared/limits';
 import { err, ok, type Result } from '@paygraph/shared/result';
-import { type BankStatement, type StatementError } from './bank-statement';
+import { spanOf, type BankStatement, type StatementError } from './bank-statement';
 import { accountKey } from './channel-accounts';
 import { parseCamt053 } from './statement-camt';
 import { parseStatementCsv } from './statement-csv';
@@ -29,7 +29,7 @@ export async function parseBankStatements(
   for (const s of statements.value) {
     const key = `${s.account === null ? '' : accountKey(s.account)} ${s.openingDate} ${s.businessDate} ${s.currency ?? ''}`;
     const earlier = seen.get(key);
-    const span = s.openingDate === s.businessDate ? s.businessDate : `${s.openingDate} to ${s.businessDate}`;
+    const span = spanOf(s);
     if (earlier !== undefined)
       return err({
         line: s.line,

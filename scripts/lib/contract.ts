@@ -52,21 +52,12 @@ export function contractOperation(name: string): string {
   return print(op);
 }
 
-/** Where the shared copy of the contract lies beside a checkout (shared/contract/operations.graphql). */
-const sharedContractRelative = join('shared', 'contract', 'operations.graphql');
-
 /**
- * The shared copy of the contract beside the repository, or null when there is none (a plain
+ * A path under the shared folder beside a checkout (`shared/...`: the real banks' statements of
+ * shared/fixtures/bank-statements, read in place and copied nowhere); null when absent (a plain
  * clone). A git worktree may be nested some levels below the folder that holds `shared/`, so each
- * folder above the repository is looked in, nearest first.
- */
-export function findSharedContract(): string | null {
-  return findShared(sharedContractRelative);
-}
-
-/**
- * A path under the shared folder beside a checkout (`shared/...`, e.g. the real banks' statements
- * of shared/fixtures/bank-statements), looked for as findSharedContract looks; null when absent.
+ * folder above the repository is looked in, nearest first. The contract is never read from there:
+ * the repository's contract/operations.graphql is the contract.
  */
 export function findShared(relativePath: string): string | null {
   let dir = dirname(repoRoot);

@@ -15,8 +15,8 @@ import { parseBankStatements, type StatementFormat } from '../../src/domain/stat
 import { controlShard } from '../../src/services/settle';
 
 /**
- * Every real bank file of shared/fixtures/bank-statements (read in place beside the checkout, as
- * the contract test reads shared/contract; copied nowhere), imported through the gateway with the
+ * Every real bank file of shared/fixtures/bank-statements (read in place beside the checkout, by
+ * the rule for those files; copied nowhere), imported through the gateway with the
  * contract's documents, answers what SOURCES.md's last column says: the statements with their
  * dates, entries and balances, or a refusal naming the figures in minor units and the line at
  * fault; "either" files a clear INVALID_STATEMENT or exactly those figures. Files of several

@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, sql } from 'drizzle-orm';
+import { and, desc, eq, gt, inArray, lte, sql } from 'drizzle-orm';
 import { inTransaction, type Executor, type Tx } from '@paygraph/shared/shards/transaction';
 import type { Shard } from '@paygraph/shared/shards/pool';
 import { heldHere, refuseFenced } from '@paygraph/shared/control/index';
@@ -37,6 +37,72 @@ export async function claimSettlement(shard: Shard, row: typeof settlements.$inf
       );
     return rows[0]!;
   });
+}
+
+/** Of these dates, those whose settlement of the merchant is SETTLED: a range of settlements_merchant_date_uq. */
+export async function settledDatesOf(db: Executor, merchantId: string, dates: readonly string[]): Promise<string[]> {
+  if (dates.length === 0) return [];
+  const rows = await db
+    .select({ businessDate: settlements.businessDate })
+    .from(settlements)
+    .where(
+      and(
+        eq(settlements.merchantAccountId, merchantId),
+        inArray(settlements.businessDate, [...new Set(dates)]),
+        eq(settlements.status, 'SETTLED'),
+      ),
+    );
+  return rows.map((r) => r.businessDate);
+}
+
+/** A settlement's merchant, date and status, as the settlement worker plans a pass with them (services/worker.ts). */
+export interface SettlementState {
+  merchantId: string;
+  businessDate: string;
+  status: SettlementRow['status'];
+}
+
+const settlementState = {
+  merchantId: settlements.merchantAccountId,
+  businessDate: settlements.businessDate,
+  status: settlements.status,
+};
+
+/** The settlements of these (merchant, date) pairs that exist: a point of settlements_merchant_date_uq each. */
+export async function settlementStates(
+  db: Executor,
+  pairs: ReadonlyArray<{ merchantId: string; businessDate: string }>,
+): Promise<SettlementState[]> {
+  if (pairs.length === 0) return [];
+  const unique = [...new Map(pairs.map((p) => [`${p.merchantId}|${p.businessDate}`, p])).values()];
+  const tuples = sql.join(
+    unique.map((p) => sql`(${p.merchantId}, ${p.businessDate})`),
+    sql`, `,
+  );
+  return db
+    .select(settlementState)
+    .from(settlements)
+    .where(sql`(${settlements.merchantAccountId}, ${settlements.businessDate}) IN (${tuples})`);
+}
+
+/** The merchant's settlements still PROCESSING dated after `after` and up to `through`: one range of the same key. */
+export async function processingSettlementsBetween(
+  db: Executor,
+  merchantId: string,
+  after: string,
+  through: string,
+): Promise<SettlementState[]> {
+  return db
+    .select(settlementState)
+    .from(settlements)
+    .where(
+      and(
+        eq(settlements.merchantAccountId, merchantId),
+        gt(settlements.businessDate, after),
+        lte(settlements.businessDate, through),
+        eq(settlements.status, 'PROCESSING'),
+      ),
+    );
 }
 
 export async function settlementsByIds(db: Executor, ids: readonly string[]): Promise<SettlementRow[]> {

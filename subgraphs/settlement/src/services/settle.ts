@@ -18,7 +18,15 @@ import type { Forbidden } from '@paygraph/shared/authorization';
 import { assert, err, ok, type Result } from '@paygraph/shared/result';
 import type { SettlementSettings } from '../config';
 import type { SettlementContext } from '../context';
-import { claimSettlement, feeRateOf, finishSettlement, insertPart, lockPart, partsOf } from '../db/settlement-store';
+import {
+  claimSettlement,
+  feeRateOf,
+  finishSettlement,
+  insertPart,
+  lockPart,
+  partsOf,
+  settledDatesOf,
+} from '../db/settlement-store';
 import {
   inFlightOnLegs,
   lockLateRefundShares,
@@ -101,6 +109,8 @@ export async function feeRateFor(shards: ShardSet, merchantId: string, config: S
  * creditRepaidAmount: what the parts made available that covered the merchant's credit in use,
  * as its stripes read when the completing run began (a run resumed after a partial one counts the
  * parts written before it as already arrived).
+ * `stragglers`: earlier dates whose settlement is SETTLED and that still hold unsettled items (services/worker.ts
+ * names them); this settlement takes those items with its own date's.
  */
 export async function runSettlement(
   shards: ShardSet,
@@ -108,6 +118,7 @@ export async function runSettlement(
   businessDate: string,
   now: () => Date,
   config: SettlementSettings,
+  stragglers: readonly string[] = [],
 ): Promise<Result<SettlementRow, SettlementRefusal>> {
   const parsed = parseId('account', merchantId);
   const home = parsed ? shards.byLogical(parsed.shard) : undefined;
@@ -117,9 +128,10 @@ export async function runSettlement(
   if (merchant.type !== 'MERCHANT') return err({ kind: 'NotAMerchant', accountId: merchantId });
   const openDate = businessDateOf(now());
   if (businessDate >= openDate) return err({ kind: 'SettlementNotReady', businessDate, openDate });
+  const dates = await datesToSettle(home!, merchantId, businessDate, stragglers);
   const stripes = await stripesOf(shards, merchant);
   // Before anything is claimed, so that a payment that then fails leaves no settlement PROCESSING behind it.
-  const inFlight = await firstInFlight(stripes, merchantId, businessDate);
+  const inFlight = await firstInFlight(stripes, merchantId, dates);
   if (inFlight) return err({ kind: 'PaymentsInFlight', businessDate, openDate, inFlightId: inFlight });
   const feeBps = await feeRateFor(shards, merchantId, config);
   // Refused FencedWrite (retryable) while a move fences the merchant's logical shard: nothing claimed yet.
@@ -138,7 +150,7 @@ export async function runSettlement(
   // No advance of the merchant runs while its stripes settle: an advance's offer read before a
   // part commits would count that part's money as still pending (services/advance-lock.ts).
   const { parts, refused, waits } = await whileNoAdvanceRuns(shards, merchantId, () =>
-    settleStripes(shards, settlement, stripes, now),
+    settleStripes(shards, { settlement, dates }, stripes, now),
   );
   if (refused) return err({ kind: 'BalanceLimit', accountId: refused.accountId });
   // The parts written stay; the settlement stays PROCESSING and a later run (the worker's next pass) finishes it.
@@ -169,16 +181,34 @@ export async function runSettlement(
 }
 
 /**
- * A payment of legs (or a refund of one) of the date still PROCESSING on any of the merchant's stripes, or null; read
+ * The dates a settlement's parts take items of: its own and its stragglers'. A straggler's date must be earlier and
+ * SETTLED (the worker read it so): a date not settled yet keeps its items for its own settlement, and taking them
+ * here would settle them under another date and fee at once (a bug in the caller: it crashes the run).
+ */
+async function datesToSettle(
+  home: Shard,
+  merchantId: string,
+  businessDate: string,
+  stragglers: readonly string[],
+): Promise<string[]> {
+  if (stragglers.length === 0) return [businessDate];
+  const settled = new Set(await settledDatesOf(home.db, merchantId, stragglers));
+  for (const date of stragglers)
+    assert(date < businessDate && settled.has(date), `${date} is not a settled date before ${businessDate}`);
+  return [businessDate, ...new Set(stragglers)];
+}
+
+/**
+ * A payment of legs (or a refund of one) of the dates still PROCESSING on any of the merchant's stripes, or null; read
  * without a lock (they only leave PROCESSING). Each stripe's prepare asks again under its lock (PartWaits).
  */
 async function firstInFlight(
   stripes: ReadonlyArray<{ shard: Shard; account: Account }>,
   merchantId: string,
-  businessDate: string,
+  dates: readonly string[],
 ): Promise<string | null> {
   for (const { shard, account } of stripes) {
-    const found = await inFlightOnLegs(shard.db, merchantId, account.id, businessDate);
+    const found = await inFlightOnLegs(shard.db, merchantId, account.id, dates);
     if (found) return found;
   }
   return null;
@@ -187,7 +217,7 @@ async function firstInFlight(
 /** Every stripe's part; a stripe refused (BALANCE_LIMIT) or waiting (PartWaits) writes nothing and the others settle. */
 async function settleStripes(
   shards: ShardSet,
-  settlement: SettlementRow,
+  run: SettlementRun,
   stripes: ReadonlyArray<{ shard: Shard; account: Account }>,
   now: () => Date,
 ): Promise<{ parts: SettlementPartRow[]; refused: PartRefused | undefined; waits: PartWaits | undefined }> {
@@ -196,7 +226,7 @@ async function settleStripes(
   let waits: PartWaits | undefined;
   for (const stripe of stripes) {
     try {
-      parts.push(await settleStripe(shards, settlement, stripe, now));
+      parts.push(await settleStripe(shards, run, stripe, now));
     } catch (error) {
       if (error instanceof PartRefused) refused ??= error;
       else if (error instanceof PartWaits) waits ??= error;
@@ -237,12 +267,19 @@ async function stripesOf(shards: ShardSet, merchant: Account): Promise<Array<{ s
   return [{ shard: home, account: merchant }, ...(await readStripes(shards, [merchant]))];
 }
 
+/** A settlement being run, with the dates its parts take items of (datesToSettle). */
+interface SettlementRun {
+  settlement: SettlementRow;
+  dates: readonly string[];
+}
+
 async function settleStripe(
   shards: ShardSet,
-  settlement: SettlementRow,
+  run: SettlementRun,
   stripe: { shard: Shard; account: Pick<Account, 'id'> },
   now: () => Date,
 ): Promise<SettlementPartRow> {
+  const { settlement, dates } = run;
   const { shard, account } = stripe;
   const feeIncomeId = await systemAccountId(shards, shard, 'FEE_INCOME', settlement.currency);
   let part: SettlementPartRow | undefined;
@@ -253,9 +290,9 @@ async function settleStripe(
       prepare: async (tx) => {
         const existing = await lockPart(tx, settlement.id, account.id);
         if (existing) return { proceed: false, result: existing };
-        const inFlight = await inFlightOnLegs(tx, settlement.merchantAccountId, account.id, settlement.businessDate);
+        const inFlight = await inFlightOnLegs(tx, settlement.merchantAccountId, account.id, dates);
         if (inFlight) throw new PartWaits(inFlight);
-        const { figures, settled } = await lockPartContents(tx, settlement, account.id);
+        const { figures, settled } = await lockPartContents(tx, run, account.id);
         // Named by the stripe it posts to, as the part is placed: a shard move carries both with the stripe.
         const postingId = figures.moved > 0n ? newId('posting', shardOf('account', account.id)) : null;
         part = partRow(settlement, account.id, figures, postingId, now());
@@ -290,23 +327,24 @@ async function settleStripe(
 }
 
 /**
- * What a stripe's part settles, read under lock in its prepare: the date's unsettled payments and
- * MERCHANT legs, the refunds of them (those of the date's payments and those that came late),
+ * What a stripe's part settles, read under lock in its prepare: the unsettled payments and MERCHANT
+ * legs of the run's dates, the refunds of them (those of these payments and those that came late),
  * and the part's figures (domain/fees.ts settlePart).
  */
 async function lockPartContents(
   tx: Tx,
-  settlement: SettlementRow,
+  run: SettlementRun,
   stripeId: string,
 ): Promise<{ figures: PartFigures; settled: SettledItems }> {
-  const paid = await lockUnsettledPayments(tx, settlement.merchantAccountId, stripeId, settlement.businessDate);
+  const { settlement, dates } = run;
+  const paid = await lockUnsettledPayments(tx, settlement.merchantAccountId, stripeId, dates);
   const early = await lockRefundsOfPayments(
     tx,
     paid.map((p) => p.id),
   );
   const late = await lockLateRefunds(tx, settlement.merchantAccountId, stripeId, settlement.businessDate);
   // The MERCHANT legs of payments of many legs, each as a payment of its own amount.
-  const legs = await lockUnsettledLegs(tx, settlement.merchantAccountId, stripeId, settlement.businessDate);
+  const legs = await lockUnsettledLegs(tx, settlement.merchantAccountId, stripeId, dates);
   const earlyShares = await lockRefundSharesOfLegs(tx, legs);
   const lateShares = await lockLateRefundShares(tx, settlement.merchantAccountId, stripeId, settlement.businessDate);
   // What refunds took from each leg before it settled (in flight included), out of this pending:

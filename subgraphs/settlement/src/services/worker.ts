@@ -1,17 +1,28 @@
 import { fromEveryReachable, startWorker, type Worker } from '@paygraph/shared/worker';
-import type { ShardSet } from '@paygraph/shared/shards/pool';
+import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
+import { parseId } from '@paygraph/shared/ids';
 import { dueSettlements } from '@paygraph/transaction/read-model/settlement';
 import type { SettlementSettings } from '../config';
 import { runSettlement, settleableThrough } from './settle';
 import { log } from '@paygraph/shared/log';
 import { merchantsWithAdvancesLeft } from '../db/advance-store';
 import { finishAdvancesLeft } from './advances';
+import { processingSettlementsBetween, settlementStates } from '../db/settlement-store';
+import {
+  oldestFirst,
+  pairKey,
+  planSettlementRuns,
+  stragglerDatesOf,
+  type DuePair,
+  type SettlementRunPlan,
+} from '../domain/settlement-runs';
 import { advancesLeftPerPassMax, settlementsPerPassMax } from '../limits';
 
 /**
  * Settles merchants' closed dates at T+N, at most settlementsPerPassMax per pass, oldest date
- * first. Several replicas may run it: a settlement is claimed per (merchant, date) and each
- * stripe's part is written once, under its own key.
+ * first; what is left unsettled of a date already SETTLED goes to the merchant's next settlement
+ * (domain/settlement-runs.ts). Several replicas may run it: a settlement is claimed per
+ * (merchant, date) and each stripe's part is written once, under its own key.
  */
 export async function settleDue(
   shards: ShardSet,
@@ -23,14 +34,13 @@ export async function settleDue(
   // One database away leaves out only what it holds (a merchant found elsewhere with a stripe there stops its run at
   // that stripe and is resumed like any partial run; one found only there waits for the pass after it returns).
   const due = (await fromEveryReachable('settlement worker', shards.all, (s) => dueSettlements(s.db, through))).flat();
-  const unique = [...new Map(due.map((d) => [`${d.merchantId}|${d.businessDate}`, d])).values()]
-    .sort((a, b) => a.businessDate.localeCompare(b.businessDate) || a.merchantId.localeCompare(b.merchantId))
-    .slice(0, settlementsPerPassMax);
+  const unique = oldestFirst([...new Map(due.map((d) => [pairKey(d), d])).values()]).slice(0, settlementsPerPassMax);
   let settled = 0;
-  for (const { merchantId, businessDate } of unique) {
+  for (const run of (await settlementRuns(shards, unique, through)).slice(0, settlementsPerPassMax)) {
+    const { merchantId, businessDate, stragglers } = run;
     // One merchant's failure (a broken invariant crashes its run) must not hold up the others.
     try {
-      const result = await runSettlement(shards, merchantId, businessDate, now, settings);
+      const result = await runSettlement(shards, merchantId, businessDate, now, settings, stragglers);
       if (result.ok) settled += 1;
       // A payment of the date still in flight: expected, and the next pass runs the settlement again.
       else if (result.error.kind === 'PaymentsInFlight')
@@ -41,6 +51,47 @@ export async function settleDue(
     }
   }
   return settled;
+}
+
+/**
+ * The pass's runs (domain/settlement-runs.ts), from the settlements the merchants' home databases hold on the due
+ * dates and `through`, and, for a merchant with stragglers, its settlements still PROCESSING after them. A merchant
+ * whose home database is away waits for the next pass; one whose id names no database runs as before (runSettlement
+ * answers AccountNotFound, which the pass logs).
+ */
+async function settlementRuns(
+  shards: ShardSet,
+  due: readonly DuePair[],
+  through: string,
+): Promise<SettlementRunPlan[]> {
+  const homeOf = (merchantId: string): Shard | undefined => {
+    const parsed = parseId('account', merchantId);
+    return parsed ? shards.byLogical(parsed.shard) : undefined;
+  };
+  const homes = [...new Set(due.flatMap((d) => homeOf(d.merchantId) ?? []))];
+  const answers = await fromEveryReachable('settlement worker', homes, async (home) => {
+    const pairs = due.filter((d) => homeOf(d.merchantId) === home);
+    const ofThrough = pairs.map((d) => ({ merchantId: d.merchantId, businessDate: through }));
+    return { home, states: await settlementStates(home.db, [...pairs, ...ofThrough]) };
+  });
+  const answered = new Set(answers.map((a) => a.home));
+  const reachable = due.filter((d) => {
+    const home = homeOf(d.merchantId);
+    return !home || answered.has(home);
+  });
+  const settled = new Set(
+    answers.flatMap((a) => a.states.filter((s) => s.status === 'SETTLED').map((s) => pairKey(s))),
+  );
+  const processing = new Map<string, string[]>();
+  for (const [merchantId, dates] of stragglerDatesOf(reachable, settled)) {
+    const after = dates.reduce((a, b) => (a < b ? a : b));
+    const rows = await processingSettlementsBetween(homeOf(merchantId)!.db, merchantId, after, through);
+    processing.set(
+      merchantId,
+      rows.map((r) => r.businessDate),
+    );
+  }
+  return planSettlementRuns(reachable, settled, processing, through);
 }
 
 export function startSettlementWorker(

@@ -12,6 +12,9 @@ import { settlementPaymentIds } from '../../src/services/settlements';
 import { extendContext } from '../../src/context';
 import { log } from '@paygraph/shared/log';
 import { shardCostOf } from '../../../../test/support/shard-cost';
+import { paymentsByIds } from '@paygraph/transaction/db/payments';
+import { runSettlement } from '../../src/services/settle';
+import { settlementsOfMerchant } from '../../src/db/settlement-store';
 
 /**
  * Settlement and reconciliation on real MySQL with a clock the test moves. Each run uses its
@@ -283,6 +286,132 @@ describe('day-cut and settlement', () => {
     } finally {
       await shards.close();
     }
+  });
+});
+
+/**
+ * The day-cut race: a payment takes its business date from its request's instant, before its posting, and its row is
+ * written last in that posting's transaction. One that starts at 23:59:59.98 and commits after D's settlement read the
+ * stripe is dated D but was not seen by D's settlement (READ COMMITTED: no gap lock stops the read). The stripe's row
+ * lock does not order them: a part reads its payments in its prepare, before it locks the stripe, and the payment may
+ * not have begun its transaction yet. Matched on D alone, it was never settled: D's settlement is final, the worker ran
+ * (M, D) again on every pass, answered SETTLED, and the money stayed in the stripe's pending for good.
+ */
+describe('a payment dated D that commits after D settled', () => {
+  const dayC = addDays(dayD, 40);
+  const nextC = addDays(dayC, 1);
+  const feeBps = testSettlementSettings().feeBpsDefault;
+
+  async function settlementOf(paymentId: string): Promise<string | null> {
+    const [row] = await paymentsByIds(stack.shards.of('payment', paymentId).db, [paymentId]);
+    return row!.settlementId;
+  }
+
+  it("is settled once, by the merchant's next settlement, and leaves nothing in pending", async () => {
+    clock = at(dayC, '10:00:00');
+    const merchant = await open(unique('straggler-shop'), 'MERCHANT');
+    const home = stack.shards.topology.physicalOf[shardOf('account', merchant)]!;
+    const payer = await payerOn((home + 1) % stack.shards.all.length, '10000');
+    const early = await pay(payer, merchant, '1000');
+    const shard = stack.shards.of('account', payer);
+    const stripe = (await paymentsByIds(shard.db, [early]))[0]!.creditAccountId;
+    // The straggler's request takes its instant before the cut-off, and D's settlement runs to its end before the
+    // request's posting commits (a slow request, a lock wait, a deadlock's retry): the stack's clock stays before the
+    // cut-off for the payment, the settlement's is past it, as the settlement worker's pass at 00:00:00.01 would be.
+    clock = at(dayC, '23:59:59.980');
+    const settledD = await runSettlement(
+      stack.shards,
+      merchant,
+      dayC,
+      () => at(nextC, '00:00:00.010'),
+      testSettlementSettings(),
+    );
+    const lateId = await pay(payer, merchant, '500');
+    expect(settledD.ok && settledD.value.grossAmount).toBe(1000n);
+    expect(await businessDateOfPayment(lateId)).toBe(dayC);
+    // Dated D, and D's settlement did not see it.
+    expect(await settlementOf(lateId)).toBeNull();
+
+    // The worker's next pass the same day: D is SETTLED and nothing later is due yet, so nothing moves.
+    clock = at(nextC, '00:01:00');
+    await settleDue(stack.shards, () => clock, 1, testSettlementSettings());
+    expect(await settlementOf(lateId)).toBeNull();
+    expect(await merchantBalance(merchant)).toEqual({ available: 1000n - feeOf(1000n, feeBps), pending: 500n });
+
+    // The next date falls due: its settlement takes the straggler with its own date's money (none here).
+    clock = at(addDays(nextC, 1), '00:00:01');
+    await settleDue(stack.shards, () => clock, 1, testSettlementSettings());
+    await settleDue(stack.shards, () => clock, 1, testSettlementSettings());
+    const fee = feeOf(1000n, feeBps) + feeOf(500n, feeBps);
+    expect(await settlementOf(early)).toBe(settledD.ok ? settledD.value.id : '');
+    // Two settlements, each payment in one of them: D's as it was, the next date's with the straggler alone.
+    const settlements = await settlementsOfMerchant(stack.shards.of('account', merchant).db, merchant, 10);
+    expect(settlements.map((x) => [x.businessDate, x.status, x.grossAmount, x.feeAmount])).toEqual([
+      [nextC, 'SETTLED', 500n, feeOf(500n, feeBps)],
+      [dayC, 'SETTLED', 1000n, feeOf(1000n, feeBps)],
+    ]);
+    expect(await settlementOf(lateId)).toBe(settlements[0]!.id);
+    expect(await merchantBalance(merchant)).toEqual({ available: 1500n - fee, pending: 0n });
+    const [row] = (await shard.db.execute(sql`SELECT pending FROM accounts WHERE id = ${stripe}`)) as unknown as [
+      Array<{ pending: string }>,
+    ];
+    expect(BigInt(row[0]!.pending)).toBe(0n);
+    const health = (await q(contractOperation('LedgerHealth'))).data!.ledgerHealth;
+    expect(health.balanced).toBe(true);
+    for (const date of [dayC, nextC]) {
+      const found = (await q(reconcileDoc, { businessDate: date })).data!.reconciliation.discrepancies;
+      const kinds = found.map((d: { kind: string }) => d.kind);
+      expect(
+        kinds.filter((k: string) => !['MISSING_INTERNAL', 'MISSING_EXTERNAL'].includes(k)),
+        date,
+      ).toEqual([]);
+    }
+  });
+  it("goes to the merchant's next open date in one pass; no settlement takes an earlier open date's money", async () => {
+    const dayF = addDays(dayD, 45);
+    clock = at(addDays(dayF, -1), '10:00:00');
+    const merchant = await open(unique('straggler-mall'), 'MERCHANT');
+    const home = stack.shards.topology.physicalOf[shardOf('account', merchant)]!;
+    const payer = await payerOn((home + 1) % stack.shards.all.length, '10000');
+    const before = await pay(payer, merchant, '100');
+    clock = at(dayF, '10:00:00');
+    const own = await pay(payer, merchant, '200');
+    clock = at(addDays(dayF, 1), '10:00:00');
+    const next = await pay(payer, merchant, '400');
+    // F is settled first, out of order (an operator may run any closed date), and a payment dated F commits after.
+    clock = at(dayF, '23:59:59.980');
+    const settledF = await runSettlement(
+      stack.shards,
+      merchant,
+      dayF,
+      () => at(addDays(dayF, 2), '00:00:00.010'),
+      testSettlementSettings(),
+    );
+    expect(settledF.ok && settledF.value.grossAmount).toBe(200n);
+    const late = await pay(payer, merchant, '800');
+    expect(await businessDateOfPayment(late)).toBe(dayF);
+
+    // One pass: F−1 is settled with its own payment alone (F's straggler is not an earlier date's), F+1 with its own
+    // payment and F's straggler, and F's settlement is unchanged.
+    clock = at(addDays(dayF, 2), '00:00:01');
+    await settleDue(stack.shards, () => clock, 1, testSettlementSettings());
+    const settlements = await settlementsOfMerchant(stack.shards.of('account', merchant).db, merchant, 10);
+    expect(settlements.map((x) => [x.businessDate, x.status, x.grossAmount])).toEqual([
+      [addDays(dayF, 1), 'SETTLED', 1200n],
+      [dayF, 'SETTLED', 200n],
+      [addDays(dayF, -1), 'SETTLED', 100n],
+    ]);
+    const [nextS, fS, beforeS] = settlements;
+    expect([
+      await settlementOf(before),
+      await settlementOf(own),
+      await settlementOf(next),
+      await settlementOf(late),
+    ]).toEqual([beforeS!.id, fS!.id, nextS!.id, nextS!.id]);
+    expect((await merchantBalance(merchant)).pending).toBe(0n);
+    // A second pass finds nothing left.
+    expect(await settleDue(stack.shards, () => clock, 1, testSettlementSettings())).toBe(0);
+    expect((await q(contractOperation('LedgerHealth'))).data!.ledgerHealth.balanced).toBe(true);
   });
 });
 

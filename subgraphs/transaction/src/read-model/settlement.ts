@@ -120,11 +120,17 @@ const settleableLeg = {
 };
 const refundShare = { refundId: refundLegs.refundId, legIndex: refundLegs.legIndex, amount: refundLegs.amount };
 
+/**
+ * The stripe's unsettled payments of these business dates: a settlement's own date and the dates of its stragglers
+ * (payments dated a date whose settlement had read the stripe before they committed: the settlement subgraph's
+ * worker names them, services/worker.ts). Never "up to the date": a later date settled first must not take an
+ * earlier date's payments, whose own settlement is still to come.
+ */
 export async function lockUnsettledPayments(
   tx: Tx,
   merchantId: string,
   stripeId: string,
-  businessDate: string,
+  businessDates: readonly string[],
 ): Promise<SettleablePayment[]> {
   const rows = await tx
     .select(settleablePayment)
@@ -136,7 +142,7 @@ export async function lockUnsettledPayments(
         eq(payments.route, 'MERCHANT_STRIPE'),
         eq(payments.status, 'SUCCEEDED'),
         isNull(payments.settlementId),
-        eq(payments.businessDate, businessDate),
+        inArray(payments.businessDate, [...businessDates]),
       ),
     )
     .for('update');
@@ -225,7 +231,8 @@ export async function lockLateRefunds(
 
 /**
  * A payment of many legs (route LEGS) settles per MERCHANT receiving leg: each leg credited to
- * this stripe's pending on the date, of a payment that SUCCEEDED, not yet settled. Each refund's
+ * this stripe's pending on the dates (a settlement's own and its stragglers', as lockUnsettledPayments),
+ * of a payment that SUCCEEDED, not yet settled. Each refund's
  * share of such a leg (refund_legs) is counted once, as a refund is: by the leg's settlement when
  * it came out of pending before, or by the next settlement after it when the leg was settled.
  */
@@ -233,42 +240,43 @@ export async function lockUnsettledLegs(
   tx: Tx,
   merchantId: string,
   stripeId: string,
-  businessDate: string,
+  businessDates: readonly string[],
 ): Promise<SettleableLeg[]> {
   return tx
     .select(settleableLeg)
     .from(paymentLegs)
     .innerJoin(payments, eq(payments.id, paymentLegs.paymentId))
-    .where(and(unsettledLegsOfDate(merchantId, stripeId, businessDate), eq(payments.status, 'SUCCEEDED')))
+    .where(and(unsettledLegsOfDates(merchantId, stripeId, businessDates), eq(payments.status, 'SUCCEEDED')))
     .for('update');
 }
 
-/** The merchant's legs credited to this stripe's pending on the date and not settled yet, whatever their payment's status. */
-function unsettledLegsOfDate(merchantId: string, stripeId: string, businessDate: string) {
+/** The merchant's legs credited to this stripe's pending on the dates, not settled yet, whatever their payment's status. */
+function unsettledLegsOfDates(merchantId: string, stripeId: string, businessDates: readonly string[]) {
   return and(
     eq(paymentLegs.accountId, merchantId),
     eq(paymentLegs.postedAccountId, stripeId),
     eq(paymentLegs.bucket, 'PENDING'),
     isNull(paymentLegs.settlementId),
-    eq(paymentLegs.businessDate, businessDate),
+    inArray(paymentLegs.businessDate, [...businessDates]),
   );
 }
 
 /**
- * What the stripe's part of the date waits for, or null: a payment of many legs whose MERCHANT leg credited this
- * stripe's pending on the date and which is still PROCESSING (a leg on another shard has not posted yet), or a refund
- * of such a payment still PROCESSING. The leg settles once its payment SUCCEEDED (lockUnsettledLegs); a refund in
- * flight has raised the leg's refunded amount, which settlement leaves in pending for it, but its completion reads
- * the leg afresh and, finding it settled, takes the money from available (services/legs.ts legEffect): pending would
- * keep a share no leg stands behind. Locks: none (both only leave PROCESSING; the locking reads come after these).
+ * What the stripe's part waits for, or null: a payment of many legs whose MERCHANT leg credited this stripe's
+ * pending on the dates (lockUnsettledLegs's) and which is still PROCESSING (a leg on another shard has not posted
+ * yet), or a refund of such a payment still PROCESSING. The leg settles once its payment SUCCEEDED
+ * (lockUnsettledLegs); a refund in flight has raised the leg's refunded amount, which settlement leaves in pending
+ * for it, but its completion reads the leg afresh and, finding it settled, takes the money from available
+ * (services/legs.ts legEffect): pending would keep a share no leg stands behind. Locks: none (both only leave
+ * PROCESSING; the locking reads come after these).
  */
 export async function inFlightOnLegs(
   tx: Executor,
   merchantId: string,
   stripeId: string,
-  businessDate: string,
+  businessDates: readonly string[],
 ): Promise<string | null> {
-  const legsOfDate = unsettledLegsOfDate(merchantId, stripeId, businessDate);
+  const legsOfDate = unsettledLegsOfDates(merchantId, stripeId, businessDates);
   const [payment] = await tx
     .select({ id: payments.id })
     .from(paymentLegs)

@@ -1,0 +1,81 @@
+/**
+ * Which settlements the settlement worker runs in a pass, from the merchants' due pairs and the settlements they hold:
+ * pure, the worker (services/worker.ts) reads and runs.
+ *
+ * A due pair is a merchant and a business date with something unsettled (a payment, a MERCHANT leg, a refund). Most
+ * pairs' settlement is not SETTLED yet, and runs as itself. A pair whose settlement is SETTLED holds stragglers: items
+ * dated D that committed after D's settlement had read its stripe. A payment takes its business date from its
+ * request's instant, before its posting's transaction, so the clock may pass the cut-off meanwhile (a slow request, a
+ * lock wait, a deadlock's retry keeping the date, clock skew between hosts), and no lock orders the two (a part reads
+ * its items before it locks the stripe, and READ COMMITTED takes no gap locks). D's settlement is final, so the
+ * merchant's next settlement not SETTLED after D takes them with its own date's items: the earliest later due date, a
+ * later settlement still PROCESSING, or the latest settleable date; when every one of those is SETTLED too, they wait
+ * for the next date to fall due. Run as themselves they were answered SETTLED on every pass, counted settled, and the
+ * money stayed in pending for good.
+ *
+ * Only SETTLED dates are stragglers: a date not settled yet keeps its items for its own settlement, even when a later
+ * date is settled first (an operator may run any closed date), so that each settlement holds its own date's money at
+ * its own fee, and settling day 3 never takes day 2's payments.
+ */
+
+export interface DuePair {
+  merchantId: string;
+  businessDate: string;
+}
+
+export interface SettlementRunPlan extends DuePair {
+  /** Earlier SETTLED dates whose unsettled items this settlement takes. */
+  stragglers: string[];
+}
+
+export const pairKey = (p: DuePair): string => `${p.merchantId}|${p.businessDate}`;
+
+export function oldestFirst<P extends DuePair>(pairs: P[]): P[] {
+  return pairs.sort((a, b) => a.businessDate.localeCompare(b.businessDate) || a.merchantId.localeCompare(b.merchantId));
+}
+
+/** Per merchant, the due dates whose settlement is SETTLED (`settled`: the pairKeys of SETTLED settlements). */
+export function stragglerDatesOf(due: readonly DuePair[], settled: ReadonlySet<string>): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const d of due) {
+    if (!settled.has(pairKey(d))) continue;
+    const dates = out.get(d.merchantId) ?? [];
+    dates.push(d.businessDate);
+    out.set(d.merchantId, dates);
+  }
+  return out;
+}
+
+/**
+ * The runs of a pass, oldest first. `settled`: pairKeys of SETTLED settlements among the due pairs and each merchant's
+ * `through` (the latest settleable date); `processing`: per merchant with stragglers, the dates of its settlements
+ * still PROCESSING after its earliest straggler, up to `through`.
+ */
+export function planSettlementRuns(
+  due: readonly DuePair[],
+  settled: ReadonlySet<string>,
+  processing: ReadonlyMap<string, readonly string[]>,
+  through: string,
+): SettlementRunPlan[] {
+  const runs = new Map<string, SettlementRunPlan>();
+  const runOf = (merchantId: string, businessDate: string): SettlementRunPlan => {
+    const key = pairKey({ merchantId, businessDate });
+    const run = runs.get(key) ?? { merchantId, businessDate, stragglers: [] };
+    runs.set(key, run);
+    return run;
+  };
+  for (const d of due) if (!settled.has(pairKey(d))) runOf(d.merchantId, d.businessDate);
+  for (const [merchantId, stragglers] of stragglerDatesOf(due, settled)) {
+    const open = due.filter((d) => d.merchantId === merchantId && !settled.has(pairKey(d))).map((d) => d.businessDate);
+    const candidates = [...open, ...(processing.get(merchantId) ?? [])];
+    if (!settled.has(pairKey({ merchantId, businessDate: through }))) candidates.push(through);
+    candidates.sort();
+    for (const date of stragglers) {
+      const target = candidates.find((c) => c > date);
+      // None: every later date is SETTLED; the next date to fall due takes them.
+      if (target !== undefined) runOf(merchantId, target).stragglers.push(date);
+    }
+  }
+  for (const run of runs.values()) run.stragglers.sort();
+  return oldestFirst([...runs.values()]);
+}

@@ -1,4 +1,4 @@
-import { and, desc, eq, gt, inArray, lte, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, lte, sql } from 'drizzle-orm';
 import { inTransaction, type Executor, type Tx } from '@paygraph/shared/shards/transaction';
 import type { Shard } from '@paygraph/shared/shards/pool';
 import { heldHere, refuseFenced } from '@paygraph/shared/control/index';
@@ -85,24 +85,23 @@ export async function settlementStates(
     .where(sql`(${settlements.merchantAccountId}, ${settlements.businessDate}) IN (${tuples})`);
 }
 
-/** The merchant's settlements still PROCESSING dated after `after` and up to `through`: one range of the same key. */
-export async function processingSettlementsBetween(
-  db: Executor,
-  merchantId: string,
-  after: string,
-  through: string,
-): Promise<SettlementState[]> {
+/**
+ * Settlements here still PROCESSING, dated up to `through`, oldest first, at most `limit`: live rows only (control's
+ * heldHere; a moved settlement's copy is not resumed where it no longer lives). A range of settlements_status_date_idx.
+ */
+export async function processingSettlements(db: Executor, through: string, limit: number): Promise<SettlementState[]> {
   return db
     .select(settlementState)
     .from(settlements)
     .where(
       and(
-        eq(settlements.merchantAccountId, merchantId),
-        gt(settlements.businessDate, after),
-        lte(settlements.businessDate, through),
         eq(settlements.status, 'PROCESSING'),
+        lte(settlements.businessDate, through),
+        sql.raw(heldHere('`settlements`.`id`')),
       ),
-    );
+    )
+    .orderBy(settlements.businessDate)
+    .limit(limit);
 }
 
 export async function settlementsByIds(db: Executor, ids: readonly string[]): Promise<SettlementRow[]> {

@@ -13,9 +13,9 @@
  * for the next date to fall due. Run as themselves they were answered SETTLED on every pass, counted settled, and the
  * money stayed in pending for good.
  *
- * Only SETTLED dates are stragglers: a date not settled yet keeps its items for its own settlement, even when a later
- * date is settled first (an operator may run any closed date), so that each settlement holds its own date's money at
- * its own fee, and settling day 3 never takes day 2's payments.
+ * Only SETTLED dates are stragglers: a date not settled yet keeps its payments and legs for its own settlement, even
+ * when a later date is settled first (an operator may run any closed date), so settling day 3 never takes day 2's
+ * payments. A straggler is settled at the fee of the settlement that takes it.
  */
 
 export interface DuePair {
@@ -48,32 +48,39 @@ export function stragglerDatesOf(due: readonly DuePair[], settled: ReadonlySet<s
 
 /**
  * The runs of a pass, oldest first. `settled`: pairKeys of SETTLED settlements among the due pairs and each merchant's
- * `through` (the latest settleable date); `processing`: per merchant with stragglers, the dates of its settlements
- * still PROCESSING after its earliest straggler, up to `through`.
+ * `through` (the latest settleable date); `processing`: settlements still PROCESSING up to `through`, each resumed
+ * (a run cut off, a part that waited or was refused: one whose own date is no longer due was otherwise never run
+ * again), and each a settlement not SETTLED that stragglers may go to.
+ *
+ * A straggler goes to the earliest later date of its merchant that runs anyway (due and not SETTLED, or PROCESSING);
+ * else to `through`, claimed for it, unless that is SETTLED or the merchant has a date open before the straggler's:
+ * that date's run, first in the pass, may take what made the pair due (a refund of its payment), and a claim for
+ * nothing would leave an empty settlement. Else it waits for a later pass.
  */
 export function planSettlementRuns(
   due: readonly DuePair[],
   settled: ReadonlySet<string>,
-  processing: ReadonlyMap<string, readonly string[]>,
+  processing: readonly DuePair[],
   through: string,
 ): SettlementRunPlan[] {
   const runs = new Map<string, SettlementRunPlan>();
-  const runOf = (merchantId: string, businessDate: string): SettlementRunPlan => {
-    const key = pairKey({ merchantId, businessDate });
-    const run = runs.get(key) ?? { merchantId, businessDate, stragglers: [] };
-    runs.set(key, run);
-    return run;
-  };
-  for (const d of due) if (!settled.has(pairKey(d))) runOf(d.merchantId, d.businessDate);
+  const openDates = new Map<string, string[]>();
+  for (const d of [...due.filter((p) => !settled.has(pairKey(p))), ...processing]) {
+    if (runs.has(pairKey(d))) continue;
+    runs.set(pairKey(d), { merchantId: d.merchantId, businessDate: d.businessDate, stragglers: [] });
+    openDates.set(d.merchantId, [...(openDates.get(d.merchantId) ?? []), d.businessDate]);
+  }
   for (const [merchantId, stragglers] of stragglerDatesOf(due, settled)) {
-    const open = due.filter((d) => d.merchantId === merchantId && !settled.has(pairKey(d))).map((d) => d.businessDate);
-    const candidates = [...open, ...(processing.get(merchantId) ?? [])];
-    if (!settled.has(pairKey({ merchantId, businessDate: through }))) candidates.push(through);
-    candidates.sort();
+    const open = (openDates.get(merchantId) ?? []).sort();
+    const throughFree = !settled.has(pairKey({ merchantId, businessDate: through }));
     for (const date of stragglers) {
-      const target = candidates.find((c) => c > date);
-      // None: every later date is SETTLED; the next date to fall due takes them.
-      if (target !== undefined) runOf(merchantId, target).stragglers.push(date);
+      let target = open.find((o) => o > date);
+      if (target === undefined && throughFree && through > date && !open.some((o) => o < date)) target = through;
+      if (target === undefined) continue;
+      const key = pairKey({ merchantId, businessDate: target });
+      const run = runs.get(key) ?? { merchantId, businessDate: target, stragglers: [] };
+      run.stragglers.push(date);
+      runs.set(key, run);
     }
   }
   for (const run of runs.values()) run.stragglers.sort();

@@ -605,7 +605,7 @@ export type SetMerchantFeeRateResult = AccountNotFound | FeeRate | InvalidInput;
  */
 export type Settlement = {
   __typename?: 'Settlement';
-  /** What of the date's payments had been advanced before it settled: paid by the advance, not paid again, no settlement fee. */
+  /** What of this settlement's payments had been advanced before it settled: paid by the advance, not paid again, no settlement fee. */
   advancedAmount: Scalars['Amount']['output'];
   businessDate: Scalars['Date']['output'];
   completedAt?: Maybe<Scalars['DateTime']['output']>;
@@ -619,7 +619,11 @@ export type Settlement = {
   currency: Scalars['String']['output'];
   feeAmount: Scalars['Amount']['output'];
   feeBps: Scalars['Int']['output'];
-  /** Payments to the merchant on this business date. */
+  /**
+   * Payments to the merchant on this business date, and any of an earlier date whose own settlement had
+   * already run when they committed (a payment made just before a cut-off): the first settlement after
+   * takes them. `payments` lists them all.
+   */
   grossAmount: Scalars['Amount']['output'];
   id: Scalars['ID']['output'];
   merchantAccount: Account;

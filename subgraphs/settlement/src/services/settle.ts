@@ -128,11 +128,12 @@ export async function runSettlement(
   if (merchant.type !== 'MERCHANT') return err({ kind: 'NotAMerchant', accountId: merchantId });
   const openDate = businessDateOf(now());
   if (businessDate >= openDate) return err({ kind: 'SettlementNotReady', businessDate, openDate });
-  const dates = await datesToSettle(home!, merchantId, businessDate, stragglers);
   const stripes = await stripesOf(shards, merchant);
   // Before anything is claimed, so that a payment that then fails leaves no settlement PROCESSING behind it.
-  const inFlight = await firstInFlight(stripes, merchantId, dates);
-  if (inFlight) return err({ kind: 'PaymentsInFlight', businessDate, openDate, inFlightId: inFlight });
+  const inFlight = await inFlightOnStripes(stripes, merchantId, [businessDate, ...stragglers]);
+  const own = inFlight.get(businessDate);
+  if (own) return err({ kind: 'PaymentsInFlight', businessDate, openDate, inFlightId: own });
+  const dates = await datesToSettle(home!, merchantId, businessDate, withoutInFlight(stragglers, inFlight));
   const feeBps = await feeRateFor(shards, merchantId, config);
   // Refused FencedWrite (retryable) while a move fences the merchant's logical shard: nothing claimed yet.
   const settlement = await claimSettlement(home!, {
@@ -199,19 +200,27 @@ async function datesToSettle(
 }
 
 /**
- * A payment of legs (or a refund of one) of the dates still PROCESSING on any of the merchant's stripes, or null; read
+ * Per date, a payment of legs (or a refund of one) of it still PROCESSING on one of the merchant's stripes; read
  * without a lock (they only leave PROCESSING). Each stripe's prepare asks again under its lock (PartWaits).
  */
-async function firstInFlight(
+async function inFlightOnStripes(
   stripes: ReadonlyArray<{ shard: Shard; account: Account }>,
   merchantId: string,
   dates: readonly string[],
-): Promise<string | null> {
-  for (const { shard, account } of stripes) {
-    const found = await inFlightOnLegs(shard.db, merchantId, account.id, dates);
-    if (found) return found;
-  }
-  return null;
+): Promise<Map<string, string>> {
+  const byDate = new Map<string, string>();
+  for (const { shard, account } of stripes)
+    for (const [date, id] of await inFlightOnLegs(shard.db, merchantId, account.id, dates))
+      if (!byDate.has(date)) byDate.set(date, id);
+  return byDate;
+}
+
+/**
+ * The straggler dates with nothing in flight: one that has waits for a later settlement (its items stay due), so a
+ * payment of legs stuck on a database away holds back no settlement's own money but its own date's.
+ */
+function withoutInFlight(stragglers: readonly string[], inFlight: ReadonlyMap<string, string>): string[] {
+  return stragglers.filter((date) => !inFlight.has(date));
 }
 
 /** Every stripe's part; a stripe refused (BALANCE_LIMIT) or waiting (PartWaits) writes nothing and the others settle. */
@@ -267,7 +276,7 @@ async function stripesOf(shards: ShardSet, merchant: Account): Promise<Array<{ s
   return [{ shard: home, account: merchant }, ...(await readStripes(shards, [merchant]))];
 }
 
-/** A settlement being run, with the dates its parts take items of (datesToSettle). */
+/** A settlement being run, with the dates its parts take items of (datesToSettle): its own first. */
 interface SettlementRun {
   settlement: SettlementRow;
   dates: readonly string[];
@@ -291,8 +300,10 @@ async function settleStripe(
         const existing = await lockPart(tx, settlement.id, account.id);
         if (existing) return { proceed: false, result: existing };
         const inFlight = await inFlightOnLegs(tx, settlement.merchantAccountId, account.id, dates);
-        if (inFlight) throw new PartWaits(inFlight);
-        const { figures, settled } = await lockPartContents(tx, run, account.id);
+        const own = inFlight.get(settlement.businessDate);
+        if (own) throw new PartWaits(own);
+        const partDates = [settlement.businessDate, ...withoutInFlight(dates.slice(1), inFlight)];
+        const { figures, settled } = await lockPartContents(tx, { settlement, dates: partDates }, account.id);
         // Named by the stripe it posts to, as the part is placed: a shard move carries both with the stripe.
         const postingId = figures.moved > 0n ? newId('posting', shardOf('account', account.id)) : null;
         part = partRow(settlement, account.id, figures, postingId, now());

@@ -7,12 +7,11 @@ import { runSettlement, settleableThrough } from './settle';
 import { log } from '@paygraph/shared/log';
 import { merchantsWithAdvancesLeft } from '../db/advance-store';
 import { finishAdvancesLeft } from './advances';
-import { processingSettlementsBetween, settlementStates } from '../db/settlement-store';
+import { processingSettlements, settlementStates, type SettlementState } from '../db/settlement-store';
 import {
   oldestFirst,
   pairKey,
   planSettlementRuns,
-  stragglerDatesOf,
   type DuePair,
   type SettlementRunPlan,
 } from '../domain/settlement-runs';
@@ -20,9 +19,9 @@ import { advancesLeftPerPassMax, settlementsPerPassMax } from '../limits';
 
 /**
  * Settles merchants' closed dates at T+N, at most settlementsPerPassMax per pass, oldest date
- * first; what is left unsettled of a date already SETTLED goes to the merchant's next settlement
- * (domain/settlement-runs.ts). Several replicas may run it: a settlement is claimed per
- * (merchant, date) and each stripe's part is written once, under its own key.
+ * first; resumes settlements left PROCESSING; what is left unsettled of a date already SETTLED
+ * goes to the merchant's next settlement (domain/settlement-runs.ts). Several replicas may run it:
+ * a settlement is claimed per (merchant, date) and each stripe's part is written once, under its own key.
  */
 export async function settleDue(
   shards: ShardSet,
@@ -34,7 +33,7 @@ export async function settleDue(
   // One database away leaves out only what it holds (a merchant found elsewhere with a stripe there stops its run at
   // that stripe and is resumed like any partial run; one found only there waits for the pass after it returns).
   const due = (await fromEveryReachable('settlement worker', shards.all, (s) => dueSettlements(s.db, through))).flat();
-  const unique = oldestFirst([...new Map(due.map((d) => [pairKey(d), d])).values()]).slice(0, settlementsPerPassMax);
+  const unique = oldestFirst([...new Map(due.map((d) => [pairKey(d), d])).values()]);
   let settled = 0;
   for (const run of (await settlementRuns(shards, unique, through)).slice(0, settlementsPerPassMax)) {
     const { merchantId, businessDate, stragglers } = run;
@@ -54,10 +53,10 @@ export async function settleDue(
 }
 
 /**
- * The pass's runs (domain/settlement-runs.ts), from the settlements the merchants' home databases hold on the due
- * dates and `through`, and, for a merchant with stragglers, its settlements still PROCESSING after them. A merchant
- * whose home database is away waits for the next pass; one whose id names no database runs as before (runSettlement
- * answers AccountNotFound, which the pass logs).
+ * The pass's runs (domain/settlement-runs.ts): every due pair is planned, so that pairs which wait take no run's
+ * slot; the settlements they name are read from the merchants' home databases, settlementsPerPassMax pairs a
+ * query, with the settlements left PROCESSING. A merchant whose home database is away waits for the next pass; one
+ * whose id names no database runs as before (runSettlement answers AccountNotFound, which the pass logs).
  */
 async function settlementRuns(
   shards: ShardSet,
@@ -71,26 +70,23 @@ async function settlementRuns(
   const homes = [...new Set(due.flatMap((d) => homeOf(d.merchantId) ?? []))];
   const answers = await fromEveryReachable('settlement worker', homes, async (home) => {
     const pairs = due.filter((d) => homeOf(d.merchantId) === home);
-    const ofThrough = pairs.map((d) => ({ merchantId: d.merchantId, businessDate: through }));
-    return { home, states: await settlementStates(home.db, [...pairs, ...ofThrough]) };
+    const asked = [...pairs, ...pairs.map((d) => ({ merchantId: d.merchantId, businessDate: through }))];
+    const states: SettlementState[] = [];
+    for (let i = 0; i < asked.length; i += settlementsPerPassMax)
+      states.push(...(await settlementStates(home.db, asked.slice(i, i + settlementsPerPassMax))));
+    return { home, states };
   });
   const answered = new Set(answers.map((a) => a.home));
   const reachable = due.filter((d) => {
     const home = homeOf(d.merchantId);
     return !home || answered.has(home);
   });
-  const settled = new Set(
-    answers.flatMap((a) => a.states.filter((s) => s.status === 'SETTLED').map((s) => pairKey(s))),
-  );
-  const processing = new Map<string, string[]>();
-  for (const [merchantId, dates] of stragglerDatesOf(reachable, settled)) {
-    const after = dates.reduce((a, b) => (a < b ? a : b));
-    const rows = await processingSettlementsBetween(homeOf(merchantId)!.db, merchantId, after, through);
-    processing.set(
-      merchantId,
-      rows.map((r) => r.businessDate),
-    );
-  }
+  const settled = new Set(answers.flatMap((a) => a.states.filter((s) => s.status === 'SETTLED').map(pairKey)));
+  const processing = (
+    await fromEveryReachable('settlement worker', shards.all, (s) =>
+      processingSettlements(s.db, through, settlementsPerPassMax),
+    )
+  ).flat();
   return planSettlementRuns(reachable, settled, processing, through);
 }
 

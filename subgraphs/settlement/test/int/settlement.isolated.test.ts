@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
-import { shardOf } from '@paygraph/shared/ids';
+import { newId, shardOf } from '@paygraph/shared/ids';
 import { addDays } from '@paygraph/shared/business-date';
 import { startStack, type Stack } from '../../../../test/support/stack';
 import { contractOperation, errorCodes, gql } from '../../../../test/support/graphql';
@@ -14,7 +14,7 @@ import { log } from '@paygraph/shared/log';
 import { shardCostOf } from '../../../../test/support/shard-cost';
 import { paymentsByIds } from '@paygraph/transaction/db/payments';
 import { runSettlement } from '../../src/services/settle';
-import { settlementsOfMerchant } from '../../src/db/settlement-store';
+import { claimSettlement, settlementsOfMerchant } from '../../src/db/settlement-store';
 
 /**
  * Settlement and reconciliation on real MySQL with a clock the test moves. Each run uses its
@@ -412,6 +412,89 @@ describe('a payment dated D that commits after D settled', () => {
     // A second pass finds nothing left.
     expect(await settleDue(stack.shards, () => clock, 1, testSettlementSettings())).toBe(0);
     expect((await q(contractOperation('LedgerHealth'))).data!.ledgerHealth.balanced).toBe(true);
+  });
+  it("holds back no settlement's own money while a straggler's payment of legs is in flight", async () => {
+    const dayG = addDays(dayD, 50);
+    clock = at(dayG, '10:00:00');
+    const merchant = await open(unique('straggler-legs'), 'MERCHANT');
+    const home = stack.shards.topology.physicalOf[shardOf('account', merchant)]!;
+    const n = stack.shards.all.length;
+    const payer = await payerOn((home + 1) % n, '100000');
+    const split = await open(unique('straggler-split'), 'PERSONAL');
+    await pay(payer, merchant, '1000');
+    const settledG = await runSettlement(
+      stack.shards,
+      merchant,
+      dayG,
+      () => at(addDays(dayG, 1), '00:00:00.010'),
+      testSettlementSettings(),
+    );
+    expect(settledG.ok && settledG.value.grossAmount).toBe(1000n);
+    // Two stragglers dated G: a payment, and a payment of legs whose split has not posted (PROCESSING).
+    clock = at(dayG, '23:59:59.980');
+    const late = await pay(payer, merchant, '500');
+    const legs = await q(contractOperation('CreateMarketplacePayment'), {
+      input: {
+        idempotencyKey: unique('legs'),
+        payerAccountId: payer,
+        payeeAccountId: merchant,
+        amount: '10000',
+        currency: 'USD',
+        splits: [{ accountId: split, amount: '1000' }],
+      },
+    });
+    const legsId = legs.data!.createPayment.id as string;
+    expect(legs.data!.createPayment.status, JSON.stringify(legs)).toBe('SUCCEEDED');
+    const setStatus = (status: string) =>
+      stack.shards.of('payment', legsId).db.execute(sql`UPDATE payments SET status = ${status} WHERE id = ${legsId}`);
+    await setStatus('PROCESSING');
+    clock = at(addDays(dayG, 1), '10:00:00');
+    const own = await pay(payer, merchant, '300');
+
+    // G+1's settlement takes its own 300 and leaves G's stragglers, one of whose date is in flight, for later.
+    clock = at(addDays(dayG, 2), '00:00:01');
+    await settleDue(stack.shards, () => clock, 1, testSettlementSettings());
+    let settlements = await settlementsOfMerchant(stack.shards.of('account', merchant).db, merchant, 10);
+    expect(settlements.map((x) => [x.businessDate, x.status, x.grossAmount])).toEqual([
+      [addDays(dayG, 1), 'SETTLED', 300n],
+      [dayG, 'SETTLED', 1000n],
+    ]);
+    expect(await settlementOf(own)).toBe(settlements[0]!.id);
+    expect(await settlementOf(late)).toBeNull();
+    expect((await merchantBalance(merchant)).pending).toBe(9500n);
+
+    // Its legs posted: the next date's settlement takes both stragglers.
+    await setStatus('SUCCEEDED');
+    clock = at(addDays(dayG, 3), '00:00:01');
+    await settleDue(stack.shards, () => clock, 1, testSettlementSettings());
+    settlements = await settlementsOfMerchant(stack.shards.of('account', merchant).db, merchant, 10);
+    expect(settlements[0]!.businessDate).toBe(addDays(dayG, 2));
+    expect([settlements[0]!.status, settlements[0]!.grossAmount]).toEqual(['SETTLED', 9500n]);
+    expect(await settlementOf(late)).toBe(settlements[0]!.id);
+    expect((await merchantBalance(merchant)).pending).toBe(0n);
+    expect((await q(contractOperation('LedgerHealth'))).data!.ledgerHealth.balanced).toBe(true);
+  });
+
+  it('resumes a settlement left PROCESSING whose date holds nothing due', async () => {
+    const dayH = addDays(dayD, 55);
+    clock = at(dayH, '10:00:00');
+    const merchant = await open(unique('left-processing'), 'MERCHANT');
+    const home = stack.shards.of('account', merchant);
+    // As a run that claimed and was cut off before its parts (or whose parts settled everything and stopped) leaves it.
+    const claimed = await claimSettlement(home, {
+      id: newId('settlement', shardOf('account', merchant)),
+      merchantAccountId: merchant,
+      businessDate: dayH,
+      currency: 'USD',
+      status: 'PROCESSING',
+      feeBps: testSettlementSettings().feeBpsDefault,
+      createdAt: clock,
+    });
+    expect(claimed.status).toBe('PROCESSING');
+    clock = at(addDays(dayH, 2), '00:00:01');
+    await settleDue(stack.shards, () => clock, 1, testSettlementSettings());
+    const [row] = await settlementsOfMerchant(home.db, merchant, 1);
+    expect([row!.id, row!.status, row!.grossAmount, row!.netAmount]).toEqual([claimed.id, 'SETTLED', 0n, 0n]);
   });
 });
 

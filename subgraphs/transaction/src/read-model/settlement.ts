@@ -262,35 +262,39 @@ function unsettledLegsOfDates(merchantId: string, stripeId: string, businessDate
 }
 
 /**
- * What the stripe's part waits for, or null: a payment of many legs whose MERCHANT leg credited this stripe's
- * pending on the dates (lockUnsettledLegs's) and which is still PROCESSING (a leg on another shard has not posted
- * yet), or a refund of such a payment still PROCESSING. The leg settles once its payment SUCCEEDED
- * (lockUnsettledLegs); a refund in flight has raised the leg's refunded amount, which settlement leaves in pending
- * for it, but its completion reads the leg afresh and, finding it settled, takes the money from available
- * (services/legs.ts legEffect): pending would keep a share no leg stands behind. Locks: none (both only leave
- * PROCESSING; the locking reads come after these).
+ * What the stripe's part waits for, by date: per date of `businessDates` that has one, a payment of many legs whose
+ * MERCHANT leg credited this stripe's pending on it (lockUnsettledLegs's legs) and which is still PROCESSING (a leg on
+ * another shard has not posted yet), or a refund of such a payment still PROCESSING. The leg settles once its payment
+ * SUCCEEDED (lockUnsettledLegs); a refund in flight has raised the leg's refunded amount, which settlement leaves in
+ * pending for it, but its completion reads the leg afresh and, finding it settled, takes the money from available
+ * (services/legs.ts legEffect): pending would keep a share no leg stands behind. By date, because a settlement's own
+ * date waits while a straggler's date (services/settle.ts) is left for a later settlement instead. Locks: none (both
+ * only leave PROCESSING; the locking reads come after these).
  */
 export async function inFlightOnLegs(
   tx: Executor,
   merchantId: string,
   stripeId: string,
   businessDates: readonly string[],
-): Promise<string | null> {
-  const legsOfDate = unsettledLegsOfDates(merchantId, stripeId, businessDates);
-  const [payment] = await tx
-    .select({ id: payments.id })
+): Promise<Map<string, string>> {
+  const legsOfDates = unsettledLegsOfDates(merchantId, stripeId, businessDates);
+  const paymentsInFlight = await tx
+    .select({ businessDate: paymentLegs.businessDate, id: sql<string>`MIN(${payments.id})` })
     .from(paymentLegs)
     .innerJoin(payments, eq(payments.id, paymentLegs.paymentId))
-    .where(and(legsOfDate, eq(payments.status, 'PROCESSING')))
-    .limit(1);
-  if (payment) return payment.id;
-  const [refund] = await tx
-    .select({ id: refunds.id })
+    .where(and(legsOfDates, eq(payments.status, 'PROCESSING')))
+    .groupBy(paymentLegs.businessDate);
+  const refundsInFlight = await tx
+    .select({ businessDate: paymentLegs.businessDate, id: sql<string>`MIN(${refunds.id})` })
     .from(paymentLegs)
     .innerJoin(refunds, eq(refunds.paymentId, paymentLegs.paymentId))
-    .where(and(legsOfDate, eq(refunds.status, 'PROCESSING')))
-    .limit(1);
-  return refund?.id ?? null;
+    .where(and(legsOfDates, eq(refunds.status, 'PROCESSING')))
+    .groupBy(paymentLegs.businessDate);
+  const byDate = new Map<string, string>();
+  // A payment first, as before: its refunds wait for it anyway.
+  for (const row of [...paymentsInFlight, ...refundsInFlight])
+    if (!byDate.has(row.businessDate)) byDate.set(row.businessDate, row.id);
+  return byDate;
 }
 
 /**

@@ -57,7 +57,11 @@ export const settlements = mysqlTable(
     createdAt: moment('created_at'),
     completedAt: datetime('completed_at', { mode: 'date', fsp: 6 }),
   },
-  (t) => [uniqueIndex('settlements_merchant_date_uq').on(t.merchantAccountId, t.businessDate)],
+  (t) => [
+    uniqueIndex('settlements_merchant_date_uq').on(t.merchantAccountId, t.businessDate),
+    // The settlement worker resumes every settlement left PROCESSING (processingSettlements): one range a pass.
+    index('settlements_status_date_idx').on(t.status, t.businessDate),
+  ],
 );
 
 export const settlementParts = mysqlTable(

@@ -1,0 +1,1 @@
+CREATE INDEX `settlements_status_date_idx` ON `settlements` (`status`,`business_date`);

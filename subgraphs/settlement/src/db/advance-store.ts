@@ -7,6 +7,7 @@ import {
   advanceRefundOffsets,
   advances,
   advanceTerms,
+  settlementParts,
   type AdvancePieceRow,
   type AdvanceRow,
   type AdvanceTermsRow,
@@ -93,6 +94,31 @@ export async function addOutstanding(tx: Tx, stripeId: string, merchantId: strin
     .insert(advanceOutstanding)
     .values({ stripeAccountId: stripeId, merchantAccountId: merchantId, outstanding: delta })
     .onDuplicateKeyUpdate({ set: { outstanding: sql`${advanceOutstanding.outstanding} + ${delta}` } });
+}
+
+/**
+ * What the stripe's outstanding advance is made of (verify's sum, db/ledger-checks.ts outstandingMismatches, for one
+ * stripe): its pieces not taken back, what its settlement parts covered of them, and its offsets (what refunds repaid,
+ * pending moved in or out, reversals' parts the refunds gave back). Read in the caller's transaction with the
+ * outstanding row locked, so that no writer of them (each changes the counter in the same transaction) is half seen.
+ */
+export async function outstandingRecordsOf(
+  tx: Tx,
+  stripeId: string,
+): Promise<{ pieces: bigint; covered: bigint; offsets: bigint }> {
+  const [pieces] = await tx
+    .select({ total: sql<string>`COALESCE(SUM(${advancePieces.amount}), 0)` })
+    .from(advancePieces)
+    .where(and(eq(advancePieces.stripeAccountId, stripeId), eq(advancePieces.reversed, false)));
+  const [covered] = await tx
+    .select({ total: sql<string>`COALESCE(SUM(${settlementParts.advancedAmount}), 0)` })
+    .from(settlementParts)
+    .where(eq(settlementParts.stripeAccountId, stripeId));
+  const [offsets] = await tx
+    .select({ total: sql<string>`COALESCE(SUM(${advanceRefundOffsets.amount}), 0)` })
+    .from(advanceRefundOffsets)
+    .where(eq(advanceRefundOffsets.stripeAccountId, stripeId));
+  return { pieces: BigInt(pieces!.total), covered: BigInt(covered!.total), offsets: BigInt(offsets!.total) };
 }
 
 /** Which of these refunds already lowered the stripe's outstanding advance. */

@@ -1,8 +1,9 @@
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import type { DrizzleTx, Tx } from '@paygraph/shared/shards/transaction';
 import { newId, shardOf, shardOfAnyId } from '@paygraph/shared/ids';
-import { underFence } from '@paygraph/shared/control/index';
+import { refuseFenced, underFence } from '@paygraph/shared/control/index';
 import {
+  lockAccount,
   postOne,
   dedupeKeys,
   systemAccountId,
@@ -20,6 +21,7 @@ import {
   lockOutstanding,
   lockPiece,
   markPieceReversed,
+  outstandingRecordsOf,
 } from '../db/advance-store';
 import type { AdvanceRow } from '../db/schema/settlement';
 import type { Piece } from '../domain/advances';
@@ -155,7 +157,7 @@ async function reversePiece(shards: ShardSet, advance: AdvanceRow, piece: Piece,
     shard,
     {
       kind: 'prepare',
-      prepare: (tx) => prepareReversal(tx, advance, piece, feeIncomeId),
+      prepare: (tx) => prepareReversal(tx, shard.name, advance, piece, feeIncomeId),
       finish: async (_tx, outcome) => {
         assert(
           outcome.status === 'APPLIED',
@@ -168,18 +170,21 @@ async function reversePiece(shards: ShardSet, advance: AdvanceRow, piece: Piece,
 }
 
 /**
- * A reversal's records and posting, with the piece and the stripe's outstanding locked. Refunds of the stripe's money
- * since the piece may have given part of it back from available (a refund takes from available what pending lacks,
- * which the piece moved out): first they are counted (services/advance-refunds.ts, as a settlement part and a move of
- * pending in count them), so `outstanding` is what the advance still covers of the stripe's unsettled money. Only
- * `covered = min(piece, outstanding)` goes back to pending, and `covered − fee` out of available: the rest of the piece
- * the merchant gave back already, through the refund. Putting back the whole piece left pending above the money
- * settlement will ever move (the excess in pending for good), and took from available what the refund had taken
+ * A reversal's records and posting, with the piece, the stripe's outstanding and the stripe's row locked. Refunds of
+ * the stripe's money since the piece may have given part of it back from available (a refund takes from available what
+ * pending lacks, which the piece moved out): first they are counted (services/advance-refunds.ts, as a settlement part
+ * and a move of pending in count them), so `outstanding` is what the advance still covers of the stripe's unsettled
+ * money. Only `covered = min(piece, outstanding)` goes back to pending, and `covered − fee` out of available: the rest
+ * of the piece the merchant gave back already, through the refund. Putting back the whole piece left pending above the
+ * money settlement will ever move (the excess in pending for good), and took from available what the refund had taken
  * already (refused when available had nothing else). The part not taken back is recorded, negative, under the
  * advance's id in advance_refund_offsets, so outstanding = Σ pieces not taken back − Σ covered − Σ offsets still holds.
+ * A settlement part of the stripe (or a move of pending in) may have counted such a refund first, lowering outstanding
+ * below the piece before the reversal: that shortfall is the same repayment, counted elsewhere (checkShortfall).
  */
 async function prepareReversal(
   tx: Tx,
+  shardName: string,
   advance: AdvanceRow,
   piece: Piece,
   feeIncomeId: string,
@@ -188,10 +193,15 @@ async function prepareReversal(
   const existing = await lockPiece(tx, advance.id, stripeId);
   if (!existing || existing.reversed) return { proceed: false, result: undefined };
   const locked = await lockOutstanding(tx, stripeId);
-  // A settlement of the stripe between the piece and its reversal covered it already (or a move of pending into the
-  // stripe took it off): a crash is safer than a negative counter; the advance stays PENDING for an operator.
-  assert(locked >= piece.amount, `advance ${advance.id}: stripe ${stripeId} settled its piece before the reversal`);
+  // The stripe's row before the refunds are read, in a posting's order (its fence row, then the row): a refund posts
+  // on it, so one not committed by this read waits until the reversal has posted. With the refunds read before the
+  // ledger's own lock, a refund committing between the two took from available what the piece had moved out, was not
+  // counted here and the whole piece came back to pending; the next settlement found nothing outstanding to count it
+  // against, and that much of the merchant's money stayed in pending for good.
+  await refuseFenced(tx, shardName, [shardOf('account', stripeId)]);
+  await lockAccount(tx, stripeId);
   const outstanding = await repayAdvanceByRefunds(tx, advance.merchantAccountId, stripeId, locked);
+  if (outstanding < piece.amount) await checkShortfall(tx, advance, piece, outstanding);
   const covered = piece.amount < outstanding ? piece.amount : outstanding;
   await markPieceReversed(tx, advance.id, stripeId);
   if (covered > 0n) await addOutstanding(tx, stripeId, advance.merchantAccountId, -covered);
@@ -204,6 +214,33 @@ async function prepareReversal(
   if (legs.length === 0) return { proceed: false, result: undefined };
   const postingId = newId('posting', shardOf('account', stripeId));
   return { proceed: true, spec: pieceSpec(advance, piece, postingId, legs, -1n) };
+}
+
+/**
+ * A stripe's outstanding below a piece still to be taken back, refunds counted: allowed when its offsets explain it,
+ * else a crash (the advance stays PENDING for an operator), safer than a guess. Offsets lower it when a refund gave
+ * the advance back from available or pending moved in (a settlement part or a move of pending in counts a refund's
+ * repayment before the reversal does, and the reversal then finds it counted: that part of the piece was given back
+ * already). Settlement parts lower it by what they covered: covering more than the stripe's other pieces not taken
+ * back (older: an advance's request or the worker finishes a PENDING advance before any newer one posts) is covering
+ * this one, which a settlement run beside a crashed advance may do; taking it back then would undo money the
+ * settlement counted as advanced. Before, any shortfall crashed, and a refund counted by a settlement first left the
+ * advance PENDING on every pass for good. The counter must also agree with its records (verify's sum): a counter
+ * changed outside them is corruption, not a shortfall to take back less of. Read only here, on a shortfall (a crash
+ * and a refund before the reversal), so the reversal's common path reads nothing more.
+ */
+async function checkShortfall(tx: Tx, advance: AdvanceRow, piece: Piece, outstanding: bigint): Promise<void> {
+  const stripeId = piece.stripeAccountId;
+  const { pieces, covered: settled, offsets } = await outstandingRecordsOf(tx, stripeId);
+  assert(
+    outstanding === pieces - settled - offsets,
+    `advance ${advance.id}: stripe ${stripeId}'s outstanding ${outstanding} is not its records' ` +
+      `${pieces} − ${settled} − ${offsets}`,
+  );
+  assert(
+    settled <= pieces - piece.amount,
+    `advance ${advance.id}: stripe ${stripeId} settled its piece before the reversal`,
+  );
 }
 
 /**

@@ -5,14 +5,15 @@ import { stripeIdOf } from '@paygraph/shared/ledger/index';
 import { addDays, businessDateOf } from '@paygraph/shared/business-date';
 import { defaultStack } from '../../../../test/support/default-stack';
 import type { Stack } from '../../../../test/support/stack';
+import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { contractOperation, errorCodes, gql } from '../../../../test/support/graphql';
-import { testSettlementSettings, token, unique } from '../../../../test/support/env';
+import { testSettlementSettings, testShards, token, unique } from '../../../../test/support/env';
 import { AdvanceKit, sum } from '../../../../test/support/advances';
 import { advanceFeeOf, feeOf } from '../../src/domain/fees';
 import { runSettlement } from '../../src/services/settle';
 import { reconcile } from '../../src/services/reconcile';
 import { outstandingMismatches } from '../../src/db/ledger-checks';
-import { postPiece } from '../../src/services/advance-pieces';
+import { completeAdvance, postPiece } from '../../src/services/advance-pieces';
 import { startAdvanceWorker } from '../../src/services/worker';
 import { insertAdvance } from '../../src/db/advance-store';
 import type { AdvanceRow } from '../../src/db/schema/settlement';
@@ -722,11 +723,9 @@ describe('an advance cut off between its pieces', () => {
   /**
    * A merchant whose home row X was paid 100 and another stripe Y 40 (after `prior` deposited into X's available), and
    * an advance of 100 at 10% cut off after its piece of 60 on X (fee 6); then, before anyone finishes it, Y's payment
-   * refunded whole (Y's pending gone, so its piece of 40 can no longer post) and 70 of X's, which X's pending of 40
-   * cannot give: 30 from X's available, the merchant giving the advance back. No other stripe has pending, so nothing
-   * moves and nothing has counted that repayment yet.
+   * refunded whole (Y's pending gone, so its piece of 40 can no longer post).
    */
-  async function refundedBeforeReversal(prefix: string, prior: bigint) {
+  async function cutOffOnX(prefix: string, prior: bigint) {
     const owner = unique(prefix);
     const ownerToken = await token(owner, 'customer');
     const merchant = await open(owner, 'MERCHANT');
@@ -744,6 +743,16 @@ describe('an advance cut off between its pieces', () => {
       { stripeAccountId: y, amount: 40n, feeAmount: 4n },
     ]);
     expect(await kit.refund(payY, '40', ownerToken)).toMatchObject({ __typename: 'Refund', status: 'SUCCEEDED' });
+    return { merchant, ownerToken, x, y, cut, payX, feesStart };
+  }
+
+  /**
+   * cutOffOnX, then 70 of X's payment refunded, which X's pending of 40 cannot give: 30 from X's available, the
+   * merchant giving the advance back. No other stripe has pending, so nothing moves and nothing has counted that
+   * repayment yet.
+   */
+  async function refundedBeforeReversal(prefix: string, prior: bigint) {
+    const { merchant, ownerToken, x, y, cut, payX, feesStart } = await cutOffOnX(prefix, prior);
     const refundX = await kit.refund(payX, '70', ownerToken);
     expect(refundX).toMatchObject({ __typename: 'Refund', status: 'SUCCEEDED' });
     expect(await kit.moves(refundX.id as string)).toEqual([]);
@@ -816,5 +825,162 @@ describe('an advance cut off between its pieces', () => {
     expect(sum((await outstandingOf(merchant)).values())).toBe(0n);
     expect(await feeIncome()).toBe(feesStart + fee);
     await kit.booksAgree();
+  });
+
+  /**
+   * After cutOffOnX's piece was taken back with 70 of X's payment refunded (30 of it from X's available, before the
+   * reversal or while it waited): the advance REVERSED, X's available as before the advance, the whole fee back, X's
+   * pending its unsettled 30, which today's settlement moves; nothing outstanding, and the books agree on `dates`.
+   */
+  async function expectTakenBackThenSettled(
+    left: { merchant: string; x: string; y: string; cut: AdvanceRow; feesStart: bigint },
+    prior: bigint,
+    dates: string[],
+  ): Promise<void> {
+    const { merchant, x, y, cut, feesStart } = left;
+    expect((await advanceRows(merchant)).map((r) => [r.id, r.status])).toEqual([[cut.id, 'REVERSED']]);
+    expect((await piecesOf(cut.id)).map((p) => [p.stripe, p.reversed])).toEqual([[x, true]]);
+    let now = await stripes(merchant);
+    expect([now.get(x), now.get(y)]).toEqual([
+      { pending: 30n, available: prior },
+      { pending: 0n, available: 0n },
+    ]);
+    expect(sum((await outstandingOf(merchant)).values())).toBe(0n);
+    expect(await feeIncome()).toBe(feesStart);
+    const settled = await kit.settle(merchant);
+    expect(settled).toMatchObject({ grossAmount: 140n, refundedAmount: 110n, advancedAmount: 0n, feeAmount: 0n });
+    now = await stripes(merchant);
+    expect([now.get(x), now.get(y)]).toEqual([
+      { pending: 0n, available: prior + 30n },
+      { pending: 0n, available: 0n },
+    ]);
+    expect(sum((await outstandingOf(merchant)).values())).toBe(0n);
+    expect(await feeIncome()).toBe(feesStart);
+    await kit.booksAgree(dates);
+  }
+
+  /**
+   * The worker settles T+1 while an advance of today is cut off: yesterday's settlement settles nothing on X but counts
+   * the refund's 30 first (settle.ts lockPartContents), so X's outstanding is 30, below the piece's 60. Before, the
+   * reversal asserted outstanding ≥ piece before counting refunds, crashed on every worker pass, and the advance stayed
+   * PENDING for good; that shortfall is the refund's repayment, so only the 30 still outstanding goes back to pending.
+   */
+  for (const prior of [1_000n, 0n])
+    it(`is taken back after a settlement counted the refund that repaid part of its piece (${prior} available before)`, async () => {
+      const left = await refundedBeforeReversal('reverse-counted', prior);
+      const { merchant, x, cut, refundX } = left;
+      const yesterday = addDays(businessDateOf(new Date()), -1);
+      const early = await kit.settle(merchant, yesterday);
+      expect(early).toMatchObject({ grossAmount: 0n, refundedAmount: 0n, advancedAmount: 0n, netAmount: 0n });
+      expect((await outstandingOf(merchant)).get(x)).toBe(30n);
+      expect(await refundOffsets(x)).toEqual([{ refundId: refundX, amount: 30n }]);
+      await drainAdvanceWorker();
+      // The refund's repayment counted once (by the settlement), and the 30 of the piece it repaid not taken back.
+      expect((await refundOffsets(x)).sort((a, b) => Number(a.amount - b.amount))).toEqual([
+        { refundId: cut.id, amount: -30n },
+        { refundId: refundX, amount: 30n },
+      ]);
+      await expectTakenBackThenSettled(left, prior, [yesterday, businessDateOf(new Date())]);
+    });
+
+  /**
+   * Until `n` statements of the stripe's database, other than the test's own, lock rows of accounts (a posting's lock,
+   * or a prepare's): what the test holds makes them wait, so they are still there when asked.
+   */
+  async function accountLockWaiters(own: ShardSet, stripe: string, n: number): Promise<void> {
+    const db = own.of('account', stripe).db;
+    const started = Date.now();
+    for (;;) {
+      const [rows] = (await db.execute(sql`
+        SELECT ID AS id, INFO AS info FROM information_schema.PROCESSLIST
+        WHERE DB = DATABASE() AND ID <> CONNECTION_ID() AND INFO LIKE '%accounts%for update%'`)) as unknown as [
+        Array<{ id: number; info: string }>,
+      ];
+      if (rows.length >= n) return;
+      // Within the stack's lock wait (2 s): the first waiter must still be waiting when the test lets go.
+      if (Date.now() - started > 1_500) {
+        const [all] = (await db.execute(
+          sql`SELECT ID, DB, COMMAND, STATE, LEFT(INFO, 200) AS info FROM information_schema.PROCESSLIST`,
+        )) as unknown as [unknown[]];
+        throw new Error(`${n} waiters on accounts of ${stripe}'s database never came: ${JSON.stringify(all)}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
+  /**
+   * Deterministic: a transaction of the test holds X's row; the refund of 70 waits on it for its posting, then the
+   * worker's reversal of the piece does; let go, the refund (first in line) takes 40 from pending and 30 from available
+   * before the reversal posts. Before, the reversal counted refunds in its prepare before the ledger locked X, so it
+   * missed this one and put the whole 60 back: X's pending 60 for 30 unsettled, outstanding 0, and the refund's 30 never
+   * counted (nothing outstanding to count it against), so 30 stayed in X's pending for good after the settlement.
+   */
+  it('counts a refund that commits while the reversal of its piece waits for the stripe', async () => {
+    const left = await cutOffOnX('reverse-race', 1_000n);
+    const { ownerToken, x, payX } = left;
+    const own = testShards(2);
+    const holder = await own.of('account', x).pool.getConnection();
+    let refunded: Record<string, unknown> | undefined;
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT id FROM accounts WHERE id = ? FOR UPDATE', [x]);
+      const refunding = kit.refund(payX, '70', ownerToken);
+      await accountLockWaiters(own, x, 1);
+      const draining = drainAdvanceWorker();
+      await accountLockWaiters(own, x, 2);
+      await holder.query('COMMIT');
+      refunded = await refunding;
+      await draining;
+    } finally {
+      holder.destroy();
+      await own.close();
+    }
+    expect(refunded).toMatchObject({ __typename: 'Refund', status: 'SUCCEEDED' });
+    await expectTakenBackThenSettled(left, 1_000n, [businessDateOf(new Date())]);
+  });
+
+  /**
+   * The shortfall is allowed only as its records explain it: a counter changed outside them (here lowered by 10 after
+   * the settlement counted the refund) stops the reversal, the advance PENDING and nothing taken back, until it agrees
+   * again.
+   */
+  it("is not taken back while its stripe's outstanding disagrees with its records", async () => {
+    const left = await refundedBeforeReversal('reverse-corrupt', 1_000n);
+    const { merchant, x, cut } = left;
+    const yesterday = addDays(businessDateOf(new Date()), -1);
+    await kit.settle(merchant, yesterday);
+    const setOutstanding = (o: bigint) =>
+      stack.shards
+        .of('account', x)
+        .db.execute(sql`UPDATE advance_outstanding SET outstanding = ${o} WHERE stripe_account_id = ${x}`);
+    await setOutstanding(20n);
+    await expect(completeAdvance(stack.shards, cut, () => new Date())).rejects.toThrow(
+      /outstanding 20 is not its records/,
+    );
+    expect((await advanceRows(merchant)).map((r) => r.status)).toEqual(['PENDING']);
+    expect((await piecesOf(cut.id)).map((p) => p.reversed)).toEqual([false]);
+    await setOutstanding(30n);
+    await drainAdvanceWorker();
+    await expectTakenBackThenSettled(left, 1_000n, [yesterday, businessDateOf(new Date())]);
+  });
+
+  /**
+   * A settlement run while the advance is cut off covers its piece as advanced (its 60 of X's 100, nothing
+   * outstanding after): that shortfall no offset explains, and taking the piece back would undo money the settlement
+   * counted as advanced, so the reversal still stops and the advance stays PENDING for an operator, nothing taken back.
+   */
+  it('is not taken back once a settlement covered its piece as advanced', async () => {
+    const { merchant, x, cut } = await cutOffOnX('reverse-covered', 1_000n);
+    expect(await kit.settle(merchant)).toMatchObject({ grossAmount: 140n, refundedAmount: 40n, advancedAmount: 60n });
+    expect((await outstandingOf(merchant)).get(x)).toBe(0n);
+    await expect(completeAdvance(stack.shards, cut, () => new Date())).rejects.toThrow(
+      /settled its piece before the reversal/,
+    );
+    expect((await advanceRows(merchant)).map((r) => r.status)).toEqual(['PENDING']);
+    expect((await piecesOf(cut.id)).map((p) => p.reversed)).toEqual([false]);
+    expect((await stripes(merchant)).get(x)).toEqual({ pending: 0n, available: 1_000n + 54n + 40n });
+    await kit.booksAgree();
+    // The operator's part, outside this test: its row goes, so that no later advance worker pass of this file meets it.
+    await stack.shards.of('account', merchant).db.execute(sql`DELETE FROM advances WHERE id = ${cut.id}`);
   });
 });

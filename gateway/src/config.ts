@@ -25,6 +25,8 @@ import {
   rateLimitOperatorMoneyPerMinuteDefault,
   rateLimitOperatorReadsPerMinuteDefault,
   rateLimitReadsPerMinuteDefault,
+  refusalWindowMsDefault,
+  refusalsPerAddressMaxDefault,
   trustedManifestReloadMsDefault,
 } from './limits';
 import { trustedDocumentsModes, type TrustedDocumentsMode } from './security/trusted-documents';
@@ -87,6 +89,34 @@ export type RateBudgets = z.output<typeof rateBudgetsConfig>;
 
 /** The budgets with no RATE_LIMIT_* set: the schema's defaults. */
 export const rateBudgetsDefault: Readonly<RateBudgets> = Object.freeze(rateBudgetsConfig.parse({}));
+
+/**
+ * The budget of refusals per client address (security/refusal-throttle.ts): requests refused before they have a
+ * principal, counted per address over a sliding window.
+ */
+export const refusalBudgetConfig = z.object({
+  perAddressMax: integer(
+    'RATE_LIMIT_REFUSALS_PER_ADDRESS',
+    'integer',
+    1,
+    Number.MAX_SAFE_INTEGER,
+    refusalsPerAddressMaxDefault,
+    {
+      default: `\`${refusalsPerAddressMaxDefault}\``,
+      meaning:
+        "requests refused without a principal (no token, a bad, expired or unknown-role one, a document not trusted) one client address may send per window; past it the address's requests are answered 429 `RATE_LIMITED` before their body is read, per gateway process",
+    },
+  ),
+  windowMs: intervalMs('RATE_LIMIT_REFUSAL_WINDOW_MS', refusalWindowMsDefault, {
+    default: `\`${refusalWindowMsDefault}\``,
+    meaning: 'the sliding window of `RATE_LIMIT_REFUSALS_PER_ADDRESS`',
+  }),
+});
+
+export type RefusalBudget = z.output<typeof refusalBudgetConfig>;
+
+/** The refusal budget with no RATE_LIMIT_REFUSAL* set: the schema's defaults. */
+export const refusalBudgetDefault: Readonly<RefusalBudget> = Object.freeze(refusalBudgetConfig.parse({}));
 
 /** `role=mode[,role=mode…]`: each role named once, each mode one of off, log, require. */
 export function parseRoleModes(raw: string): Partial<Record<Role, TrustedDocumentsMode>> {
@@ -195,6 +225,7 @@ export const gatewayConfig = z
     tokens: tokensConfig,
     subgraphSecrets: subgraphSecretsConfig(subgraphNames),
     rateBudgets: rateBudgetsConfig,
+    refusals: refusalBudgetConfig,
     /** AUDIT_LOG_FILE; null: stdout. */
     auditLogFile: text('AUDIT_LOG_FILE', 'file path', undefined, {
       default: 'unset (stdout)',

@@ -56,6 +56,20 @@ export const rateLimitOperatorMoneyPerMinuteDefault = 1_200_000;
 export const rateLimitOperatorReadsPerMinuteDefault = 1_200_000;
 /** Budget counters the in-memory limiter keeps; past it the least recently used are forgotten. */
 export const rateLimitCountersMax = 100_000;
+/**
+ * Requests refused before they have a principal (no token; a bad, expired or unknown-role one; a document not trusted)
+ * that one client address may send per refusal window (configurable: RATE_LIMIT_REFUSALS_PER_ADDRESS,
+ * RATE_LIMIT_REFUSAL_WINDOW_MS); past it the address's requests are answered 429 before their body is read
+ * (security/refusal-throttle.ts). Ten a second: a client whose token expired retries far less, a flood far more, and
+ * many users behind one NAT address rarely all hold bad tokens at once.
+ */
+export const refusalsPerAddressMaxDefault = 600;
+export const refusalWindowMsDefault = 60_000;
+/**
+ * Addresses whose refusals one gateway process counts; past it the least recently refused are forgotten, so a sender
+ * rotating addresses costs at most this many counters (about 100 bytes each) and regains its budget once forgotten.
+ */
+export const refusalAddressCountersMax = 100_000;
 /** Principals longer than this are hashed before they become a Redis key. */
 export const rateLimitKeyCharsMax = 200;
 /**

@@ -347,6 +347,8 @@ export async function createGateway(
   const http = createGraphQLHttpServer<GatewayContext>({
     apollo,
     context: (req) => buildContext(req, tokens),
+    // The socket's own address: with no trusted-proxy setting, X-Forwarded-For is never read (refusal-throttle.ts).
+    admit: (req) => security.refusals.admit(req.socket.remoteAddress),
     screen: security.screen,
     resolve: (request) => resolveTrustedRequest(request, trusted.documents),
     ...(lane ? { express: lane } : {}),

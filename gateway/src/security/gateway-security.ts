@@ -10,7 +10,7 @@ import type { GatewayContext } from '../context';
 import { createAuditStore } from '../db/audit-store';
 import { auditPoolConnectionsMax, auditUnexecutedMoneyActionsMax } from '../limits';
 import { createAuditLog, createAuditor, type AuditInput, type Auditor } from './audit';
-import { rateBudgetsDefault, type GatewayConfig, type RateBudgets } from '../config';
+import { rateBudgetsDefault, refusalBudgetDefault, type GatewayConfig, type RateBudgets } from '../config';
 import { coercedVariablesOf } from '../coerced-variables';
 import { screenGraphQLRequest } from './http-screen';
 import { ClientLabels } from '../client-awareness';
@@ -19,6 +19,7 @@ import { MemoryRateLimiter, RedisRateLimiter, type Charge, type Decision, type R
 import { moneyActionCount, moneyActionsOf, moneyWeight, takesMoneyBudget, type RootField } from './root-fields';
 import { DocumentAnalyses } from './document-analysis';
 import { trustedDocumentOf } from './trusted-documents';
+import { RefusalThrottle, type RefusalThrottleOptions } from './refusal-throttle';
 
 /**
  * The gateway's defences that come before any subgraph is called, and its audit trail:
@@ -27,6 +28,8 @@ import { trustedDocumentOf } from './trusted-documents';
  *    measured with their variables as execution coerces them, defaults applied (for graphql-ws,
  *    which does not pass the screen, it checks the document's size there too),
  *    then takes the operation's weight from the caller's rate budgets;
+ *  - a request refused before it has a principal takes one unit of its address's budget of refusals, and an address
+ *    that has used it is refused before its next requests are read (refusal-throttle.ts);
  *  - every mutation and every refused authentication or authorization is audited when its
  *    response is sent.
  */
@@ -34,6 +37,8 @@ import { trustedDocumentOf } from './trusted-documents';
 export interface GatewaySecurityOptions {
   limits?: Partial<OperationLimits>;
   budgets?: Partial<RateBudgets>;
+  /** The budget of refusals per client address (refusal-throttle.ts), and how many addresses are counted. */
+  refusals?: Partial<RefusalThrottleOptions>;
   /** Budgets shared by every gateway through this Redis; null: each process keeps its own. */
   redisUrl?: string | null;
   redisKeyPrefix?: string;
@@ -69,6 +74,8 @@ export interface GatewaySecurity {
   /** Each document's analysis, made once (document-analysis.ts). */
   analyses: DocumentAnalyses;
   budgets: RateBudgets;
+  /** Refusals per client address; its admit is the HTTP server's first step (server.ts). */
+  refusals: RefusalThrottle;
   /** The bounded client names of the audit lines (and the metrics, which share them). */
   clients: ClientLabels;
   close(): Promise<void>;
@@ -80,14 +87,16 @@ export const rateLimitKeyPrefixDefault = 'paygraph:ratelimit';
 /**
  * The gateway's security settings from its configuration (config.ts, checked at start-up):
  * RATE_LIMIT_MONEY_PER_MINUTE, RATE_LIMIT_READS_PER_MINUTE, RATE_LIMIT_OPERATOR_MONEY_PER_MINUTE,
- * RATE_LIMIT_OPERATOR_READS_PER_MINUTE, REDIS_URL (shared budgets; unset: per process),
- * AUDIT_LOG_FILE (unset: stdout), and MYSQL_SHARDS, where the audit table is written.
+ * RATE_LIMIT_OPERATOR_READS_PER_MINUTE, RATE_LIMIT_REFUSALS_PER_ADDRESS, RATE_LIMIT_REFUSAL_WINDOW_MS, REDIS_URL
+ * (shared budgets; unset: per process), AUDIT_LOG_FILE (unset: stdout), and MYSQL_SHARDS, where the audit table is
+ * written.
  */
 export function securityOptions(
-  config: Pick<GatewayConfig, 'rateBudgets' | 'redisUrl' | 'auditLogFile' | 'shards'>,
+  config: Pick<GatewayConfig, 'rateBudgets' | 'refusals' | 'redisUrl' | 'auditLogFile' | 'shards'>,
 ): GatewaySecurityOptions {
   return {
     budgets: { ...config.rateBudgets },
+    refusals: { ...config.refusals },
     redisUrl: config.redisUrl,
     auditLogFile: config.auditLogFile,
     auditShardsAt: config.shards,
@@ -117,14 +126,16 @@ export function createGatewaySecurity(options: GatewaySecurityOptions = {}): Gat
       ? checkSource(text, limits)
       : analyses.sourceChecked(trustedOf(text), () => checkSource(text, limits));
   const clients = options.clientLabels ?? new ClientLabels();
+  const refusals = new RefusalThrottle({ ...refusalBudgetDefault, ...options.refusals });
   return {
-    plugin: securityPlugin({ limits, budgets, rateLimiter, auditor, clients, analyses }),
+    plugin: securityPlugin({ limits, budgets, rateLimiter, auditor, clients, analyses, refusals }),
     screen: (request) => screenGraphQLRequest(request, limits, (text) => checkText(text)),
     limits,
     rateLimiter,
     auditor,
     analyses,
     budgets,
+    refusals,
     clients,
     close: async () => {
       await rateLimiter.close();
@@ -140,6 +151,7 @@ interface PluginDeps {
   auditor: Auditor;
   clients: ClientLabels;
   analyses: DocumentAnalyses;
+  refusals: RefusalThrottle;
 }
 
 function securityPlugin(deps: PluginDeps): ApolloServerPlugin<GatewayContext> {
@@ -183,6 +195,7 @@ function securityPlugin(deps: PluginDeps): ApolloServerPlugin<GatewayContext> {
         },
         async willSendResponse({ request, response, operation, document, schema, contextValue, queryHash }) {
           response.http.headers.set(requestIdHeader, requestId);
+          countRefusal(deps.refusals, { request, response, contextValue });
           if (!operation || !document) return;
           // An operation refused before didResolveOperation ran (by an earlier plugin) is audited with its fields too.
           fields ??= analysed(deps.analyses, {
@@ -199,6 +212,24 @@ function securityPlugin(deps: PluginDeps): ApolloServerPlugin<GatewayContext> {
       };
     },
   };
+}
+
+/**
+ * An HTTP request answered with a refusal (4xx) to a caller without a principal (no token, a bad, expired or
+ * unknown-role one: UNAUTHENTICATED; a document not trusted; one that does not parse) takes one unit of its address's
+ * budget of refusals. Introspection without a token, answered 200 in development, takes nothing; graphql-ws
+ * connections verify their token once, at connection, and are not counted here.
+ */
+function countRefusal(
+  refusals: RefusalThrottle,
+  {
+    request,
+    response,
+    contextValue,
+  }: Pick<GraphQLRequestContextWillSendResponse<GatewayContext>, 'request' | 'response' | 'contextValue'>,
+): void {
+  const status = response.http.status ?? 200;
+  if (request.http && !contextValue.auth.ok && status >= 400 && status < 500) refusals.refused(contextValue.client.ip);
 }
 
 /**

@@ -35,7 +35,7 @@ export interface RateLimiter {
   close(): Promise<void>;
 }
 
-type Fit = { fits: true } | { fits: false; retryAfterMs: number | null };
+export type Fit = { fits: true } | { fits: false; retryAfterMs: number | null };
 
 /**
  * Whether `weight` more fits, given the previous and current windows' counts and how far into
@@ -101,6 +101,20 @@ export class MemoryRateLimiter implements RateLimiter {
       counters[i]!.current += charge.weight;
     });
     return { allowed: true };
+  }
+
+  /**
+   * Whether one more charge would fit the principal's budget now, counting nothing: for a check made before the
+   * request's fate is known (security/refusal-throttle.ts). A principal without a counter gets none, so checks alone
+   * never push another's counter out of the cache.
+   */
+  fitsNow(principal: string, charge: Charge, nowMs: number): Fit {
+    const window = Math.floor(nowMs / this.windowMs);
+    const fraction = (nowMs % this.windowMs) / this.windowMs;
+    const kept = this.counters.get(`${charge.bucket}\u0000${principal}`);
+    const current = kept?.window === window ? kept.current : 0;
+    const previous = kept?.window === window ? kept.previous : kept?.window === window - 1 ? kept.current : 0;
+    return slidingWindowFit(previous, current, fraction, charge.weight, charge.limit, this.windowMs);
   }
 
   private counter(key: string, window: number): Counter {

@@ -23,6 +23,12 @@ export interface GraphQLHttpOptions<C extends BaseContext> {
    */
   screen?: (request: ScreenedRequest) => ScreenRefusal | null;
   /**
+   * Runs first on /graphql, before the body is read or anything verified: a refusal is sent as it is, and what the
+   * client still sends of its body is drained (drainBody). The gateway refuses here an address that has used its
+   * budget of refused requests (security/refusal-throttle.ts), so that such requests cost it next to nothing.
+   */
+  admit?: (req: http.IncomingMessage) => ScreenRefusal | null;
+  /**
    * Runs after the screen: answers the request Apollo Server is to see (the gateway puts a
    * trusted document's text in place of its id) or a refusal, sent as it is.
    */
@@ -56,6 +62,8 @@ export interface ScreenedRequest {
 export interface ScreenRefusal {
   status: number;
   body: unknown;
+  /** Headers of the answer besides its content type and length (a 429's Retry-After). */
+  headers?: Readonly<Record<string, string>>;
 }
 
 export class BodyTooLarge extends Error {}
@@ -189,9 +197,15 @@ export function serviceRoutes(
   };
 }
 
-export function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
+export function sendJson(
+  res: http.ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Readonly<Record<string, string>> = {},
+): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
+    ...headers,
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(text),
   });
@@ -269,6 +283,8 @@ async function serve<C extends BaseContext>(
   if (options.authenticate && !(await options.authenticate(req))) return sendUnauthorized(res);
   if (url.pathname !== '/graphql') return sendJson(res, 404, { error: 'not found: try /graphql' });
   const started = performance.now();
+  const turnedAway = options.admit?.(req);
+  if (turnedAway) return refuseUnread(options, req, res, turnedAway, started);
   let body: unknown;
   try {
     const text = req.method === 'POST' ? await readBody(req) : '';
@@ -287,7 +303,7 @@ async function serve<C extends BaseContext>(
   const refused = options.screen?.(screened);
   const resolved = refused ?? options.resolve?.(screened) ?? screened;
   if ('status' in resolved) {
-    sendJson(res, resolved.status, resolved.body);
+    sendJson(res, resolved.status, resolved.body, resolved.headers);
     options.onRequestDone?.(req, resolved.status, performance.now() - started);
     return;
   }
@@ -311,6 +327,22 @@ async function serve<C extends BaseContext>(
     res.end();
   }
   served(options, req, status, started);
+}
+
+/**
+ * A refusal sent before the body was read (options.admit): the body still coming is read and dropped for a moment, so
+ * that the client reads the answer rather than a reset, and a body still going after it loses its connection.
+ */
+async function refuseUnread<C extends BaseContext>(
+  options: GraphQLHttpOptions<C>,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  refusal: ScreenRefusal,
+  started: number,
+): Promise<void> {
+  sendJson(res, refusal.status, refusal.body, refusal.headers);
+  options.onRequestDone?.(req, refusal.status, performance.now() - started);
+  if (!(await drainBody(req))) req.destroy();
 }
 
 /** A GraphQL request answered, by Apollo Server or an express lane: counted, and its debug line written. */

@@ -25,6 +25,13 @@ export const settlementWorkerIntervalMsDefault = 60_000;
  * next passes.
  */
 export const settlementsPerPassMax = 1_000;
+
+/**
+ * Settlements left PROCESSING that the settlement worker reads from each database a pass to resume them (the oldest
+ * first; services/worker.ts), whether or not their date is due: a tenth of a pass, so that rows which cannot finish
+ * yet (a leg in flight, a database away, BALANCE_LIMIT) leave the pass's other runs their slots.
+ */
+export const settlementsResumedPerPassMax = 100;
 /**
  * The most advances left PENDING (a crash between their pieces) one pass of the advance worker
  * reads per shard, oldest first: each is finished or taken back under its merchant's lock, and a

@@ -154,15 +154,26 @@ interface SettlementTotals {
  * catch-up would be lost at the target, its row left PROCESSING there. Not open, FencedWrite (retryable) and nothing
  * written; the next run finds its parts and finishes it where the map then places it.
  */
-export async function finishSettlement(shard: Shard, id: string, totals: SettlementTotals, now: Date): Promise<void> {
-  await inTransaction(shard, async (tx) => {
-    await setSettled(tx, id, totals, now);
+export async function finishSettlement(
+  shard: Shard,
+  id: string,
+  totals: SettlementTotals,
+  now: Date,
+): Promise<boolean> {
+  return inTransaction(shard, async (tx) => {
+    const finished = await setSettled(tx, id, totals, now);
     await refuseFenced(tx, shard.name, [shardOfAnyId(id)]);
+    return finished;
   });
 }
 
-async function setSettled(tx: Tx, id: string, totals: SettlementTotals, now: Date): Promise<void> {
-  await tx
+/**
+ * Only a settlement still PROCESSING: two runs of one (replicas, the worker resuming one the operator is finishing)
+ * may both reach the finish, and the second's creditRepaidAmount, read after the first's parts posted, would be 0.
+ * Answers whether this run finished it.
+ */
+async function setSettled(tx: Tx, id: string, totals: SettlementTotals, now: Date): Promise<boolean> {
+  const [result] = await tx
     .update(settlements)
     .set({
       status: 'SETTLED',
@@ -174,7 +185,8 @@ async function setSettled(tx: Tx, id: string, totals: SettlementTotals, now: Dat
       creditRepaidAmount: totals.creditRepaid,
       completedAt: now,
     })
-    .where(eq(settlements.id, id));
+    .where(and(eq(settlements.id, id), eq(settlements.status, 'PROCESSING')));
+  return (result as { affectedRows: number }).affectedRows === 1;
 }
 
 export async function lockPart(tx: Tx, settlementId: string, stripeId: string): Promise<SettlementPartRow | undefined> {

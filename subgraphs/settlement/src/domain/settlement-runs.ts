@@ -26,6 +26,8 @@ export interface DuePair {
 export interface SettlementRunPlan extends DuePair {
   /** Earlier SETTLED dates whose unsettled items this settlement takes. */
   stragglers: string[];
+  /** Claimed for the stragglers alone: its own date holds nothing due and it is not PROCESSING (runSettlement). */
+  stragglersOnly: boolean;
 }
 
 export const pairKey = (p: DuePair): string => `${p.merchantId}|${p.businessDate}`;
@@ -67,7 +69,12 @@ export function planSettlementRuns(
   const openDates = new Map<string, string[]>();
   for (const d of [...due.filter((p) => !settled.has(pairKey(p))), ...processing]) {
     if (runs.has(pairKey(d))) continue;
-    runs.set(pairKey(d), { merchantId: d.merchantId, businessDate: d.businessDate, stragglers: [] });
+    runs.set(pairKey(d), {
+      merchantId: d.merchantId,
+      businessDate: d.businessDate,
+      stragglers: [],
+      stragglersOnly: false,
+    });
     openDates.set(d.merchantId, [...(openDates.get(d.merchantId) ?? []), d.businessDate]);
   }
   for (const [merchantId, stragglers] of stragglerDatesOf(due, settled)) {
@@ -78,7 +85,7 @@ export function planSettlementRuns(
       if (target === undefined && throughFree && through > date && !open.some((o) => o < date)) target = through;
       if (target === undefined) continue;
       const key = pairKey({ merchantId, businessDate: target });
-      const run = runs.get(key) ?? { merchantId, businessDate: target, stragglers: [] };
+      const run = runs.get(key) ?? { merchantId, businessDate: target, stragglers: [], stragglersOnly: true };
       run.stragglers.push(date);
       runs.set(key, run);
     }

@@ -26,6 +26,7 @@ import {
   lockPart,
   partsOf,
   settledDatesOf,
+  settlementsByIds,
 } from '../db/settlement-store';
 import {
   inFlightOnLegs,
@@ -110,7 +111,9 @@ export async function feeRateFor(shards: ShardSet, merchantId: string, config: S
  * as its stripes read when the completing run began (a run resumed after a partial one counts the
  * parts written before it as already arrived).
  * `stragglers`: earlier dates whose settlement is SETTLED and that still hold unsettled items (services/worker.ts
- * names them); this settlement takes those items with its own date's.
+ * names them); this settlement takes those items with its own date's. `stragglersOnly`: the worker claims this date
+ * for them alone (its own date holds nothing due), so when every one of them waits for a payment in flight nothing
+ * is claimed: a claim then would be an empty settlement, one a day while the payment stays in flight.
  */
 export async function runSettlement(
   shards: ShardSet,
@@ -118,7 +121,7 @@ export async function runSettlement(
   businessDate: string,
   now: () => Date,
   config: SettlementSettings,
-  stragglers: readonly string[] = [],
+  stragglerRun: StragglerRun = {},
 ): Promise<Result<SettlementRow, SettlementRefusal>> {
   const parsed = parseId('account', merchantId);
   const home = parsed ? shards.byLogical(parsed.shard) : undefined;
@@ -130,10 +133,11 @@ export async function runSettlement(
   if (businessDate >= openDate) return err({ kind: 'SettlementNotReady', businessDate, openDate });
   const stripes = await stripesOf(shards, merchant);
   // Before anything is claimed, so that a payment that then fails leaves no settlement PROCESSING behind it.
-  const inFlight = await inFlightOnStripes(stripes, merchantId, [businessDate, ...stragglers]);
-  const own = inFlight.get(businessDate);
-  if (own) return err({ kind: 'PaymentsInFlight', businessDate, openDate, inFlightId: own });
-  const dates = await datesToSettle(home!, merchantId, businessDate, withoutInFlight(stragglers, inFlight));
+  const inFlight = await inFlightOnStripes(stripes, merchantId, [businessDate, ...(stragglerRun.stragglers ?? [])]);
+  const waitsFor = inFlightOfRun(businessDate, stragglerRun, inFlight);
+  if (waitsFor) return err({ kind: 'PaymentsInFlight', businessDate, openDate, inFlightId: waitsFor });
+  const stragglers = withoutInFlight(stragglerRun.stragglers ?? [], inFlight);
+  const dates = await datesToSettle(home!, merchantId, businessDate, stragglers);
   const feeBps = await feeRateFor(shards, merchantId, config);
   // Refused FencedWrite (retryable) while a move fences the merchant's logical shard: nothing claimed yet.
   const settlement = await claimSettlement(home!, {
@@ -156,18 +160,12 @@ export async function runSettlement(
   if (refused) return err({ kind: 'BalanceLimit', accountId: refused.accountId });
   // The parts written stay; the settlement stays PROCESSING and a later run (the worker's next pass) finishes it.
   if (waits) return err({ kind: 'PaymentsInFlight', businessDate, openDate, inFlightId: waits.inFlightId });
-  const totals = parts.reduce(
-    (t, p) => ({
-      gross: t.gross + p.grossAmount,
-      refunded: t.refunded + p.refundedAmount,
-      advanced: t.advanced + p.advancedAmount,
-      fee: t.fee + p.feeAmount,
-    }),
-    { gross: 0n, refunded: 0n, advanced: 0n, fee: 0n },
-  );
+  const totals = totalsOf(parts);
   const done = now();
   const creditRepaid = creditRepaidOf(creditUsedBefore, parts);
-  await finishSettlement(home!, settlement.id, { ...totals, net: netOf(totals), creditRepaid }, done);
+  const finished = await finishSettlement(home!, settlement.id, { ...totals, net: netOf(totals), creditRepaid }, done);
+  // Another run (a replica, the operator's) finished it first: its totals stand, read back.
+  if (!finished) return ok((await settlementsByIds(home!.db, [settlement.id]))[0]!);
   return ok({
     ...settlement,
     status: 'SETTLED',
@@ -213,6 +211,45 @@ async function inFlightOnStripes(
     for (const [date, id] of await inFlightOnLegs(shard.db, merchantId, account.id, dates))
       if (!byDate.has(date)) byDate.set(date, id);
   return byDate;
+}
+
+/** A settlement's totals: its parts' sums. */
+function totalsOf(parts: readonly SettlementPartRow[]): {
+  gross: bigint;
+  refunded: bigint;
+  advanced: bigint;
+  fee: bigint;
+} {
+  return parts.reduce(
+    (t, p) => ({
+      gross: t.gross + p.grossAmount,
+      refunded: t.refunded + p.refundedAmount,
+      advanced: t.advanced + p.advancedAmount,
+      fee: t.fee + p.feeAmount,
+    }),
+    { gross: 0n, refunded: 0n, advanced: 0n, fee: 0n },
+  );
+}
+
+/** The worker's run of a date with stragglers (runSettlement); an operator's run has none. */
+export interface StragglerRun {
+  stragglers?: readonly string[];
+  stragglersOnly?: boolean;
+}
+
+/**
+ * What a run waits for before it claims, or undefined: a payment of its own date in flight, or, for a run claimed for
+ * stragglers alone, one of each straggler date (then every one would be left out, and the claim would settle nothing).
+ */
+function inFlightOfRun(
+  businessDate: string,
+  run: StragglerRun,
+  inFlight: ReadonlyMap<string, string>,
+): string | undefined {
+  const own = inFlight.get(businessDate);
+  if (own || !run.stragglersOnly) return own;
+  const stragglers = run.stragglers ?? [];
+  return stragglers.length > 0 && stragglers.every((d) => inFlight.has(d)) ? inFlight.get(stragglers[0]!) : undefined;
 }
 
 /**

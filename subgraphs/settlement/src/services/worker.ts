@@ -15,7 +15,7 @@ import {
   type DuePair,
   type SettlementRunPlan,
 } from '../domain/settlement-runs';
-import { advancesLeftPerPassMax, settlementsPerPassMax } from '../limits';
+import { advancesLeftPerPassMax, settlementsPerPassMax, settlementsResumedPerPassMax } from '../limits';
 
 /**
  * Settles merchants' closed dates at T+N, at most settlementsPerPassMax per pass, oldest date
@@ -36,10 +36,13 @@ export async function settleDue(
   const unique = oldestFirst([...new Map(due.map((d) => [pairKey(d), d])).values()]);
   let settled = 0;
   for (const run of (await settlementRuns(shards, unique, through)).slice(0, settlementsPerPassMax)) {
-    const { merchantId, businessDate, stragglers } = run;
+    const { merchantId, businessDate, stragglers, stragglersOnly } = run;
     // One merchant's failure (a broken invariant crashes its run) must not hold up the others.
     try {
-      const result = await runSettlement(shards, merchantId, businessDate, now, settings, stragglers);
+      const result = await runSettlement(shards, merchantId, businessDate, now, settings, {
+        stragglers,
+        stragglersOnly,
+      });
       if (result.ok) settled += 1;
       // A payment of the date still in flight: expected, and the next pass runs the settlement again.
       else if (result.error.kind === 'PaymentsInFlight')
@@ -84,7 +87,7 @@ async function settlementRuns(
   const settled = new Set(answers.flatMap((a) => a.states.filter((s) => s.status === 'SETTLED').map(pairKey)));
   const processing = (
     await fromEveryReachable('settlement worker', shards.all, (s) =>
-      processingSettlements(s.db, through, settlementsPerPassMax),
+      processingSettlements(s.db, through, settlementsResumedPerPassMax),
     )
   ).flat();
   return planSettlementRuns(reachable, settled, processing, through);

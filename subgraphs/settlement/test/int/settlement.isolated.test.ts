@@ -14,7 +14,7 @@ import { log } from '@paygraph/shared/log';
 import { shardCostOf } from '../../../../test/support/shard-cost';
 import { paymentsByIds } from '@paygraph/transaction/db/payments';
 import { runSettlement } from '../../src/services/settle';
-import { claimSettlement, settlementsOfMerchant } from '../../src/db/settlement-store';
+import { claimSettlement, finishSettlement, settlementsOfMerchant } from '../../src/db/settlement-store';
 
 /**
  * Settlement and reconciliation on real MySQL with a clock the test moves. Each run uses its
@@ -463,9 +463,15 @@ describe('a payment dated D that commits after D settled', () => {
     expect(await settlementOf(late)).toBeNull();
     expect((await merchantBalance(merchant)).pending).toBe(9500n);
 
+    // The next date falls due with nothing of its own, the legs still in flight: no settlement is claimed for the
+    // stragglers alone (it would settle nothing: an empty settlement a day while the payment stays in flight).
+    clock = at(addDays(dayG, 3), '00:00:01');
+    await settleDue(stack.shards, () => clock, 1, testSettlementSettings());
+    settlements = await settlementsOfMerchant(stack.shards.of('account', merchant).db, merchant, 10);
+    expect(settlements.map((x) => x.businessDate)).toEqual([addDays(dayG, 1), dayG]);
+
     // Its legs posted: the next date's settlement takes both stragglers.
     await setStatus('SUCCEEDED');
-    clock = at(addDays(dayG, 3), '00:00:01');
     await settleDue(stack.shards, () => clock, 1, testSettlementSettings());
     settlements = await settlementsOfMerchant(stack.shards.of('account', merchant).db, merchant, 10);
     expect(settlements[0]!.businessDate).toBe(addDays(dayG, 2));
@@ -495,6 +501,15 @@ describe('a payment dated D that commits after D settled', () => {
     await settleDue(stack.shards, () => clock, 1, testSettlementSettings());
     const [row] = await settlementsOfMerchant(home.db, merchant, 1);
     expect([row!.id, row!.status, row!.grossAmount, row!.netAmount]).toEqual([claimed.id, 'SETTLED', 0n, 0n]);
+    // A second finish (another run that reached it too) changes nothing: the first's totals stand.
+    const totals = { gross: 1n, refunded: 0n, advanced: 0n, fee: 0n, net: 1n, creditRepaid: 1n };
+    expect(await finishSettlement(home, claimed.id, totals, clock)).toBe(false);
+    const [again] = await settlementsOfMerchant(home.db, merchant, 1);
+    expect([again!.grossAmount, again!.creditRepaidAmount, again!.completedAt]).toEqual([
+      0n,
+      row!.creditRepaidAmount,
+      row!.completedAt,
+    ]);
   });
 });
 

@@ -4,10 +4,11 @@ import { pairKey, planSettlementRuns, type DuePair } from '../../src/domain/sett
 const due = (merchantId: string, ...dates: string[]): DuePair[] =>
   dates.map((businessDate) => ({ merchantId, businessDate }));
 const settledOf = (...pairs: DuePair[]): Set<string> => new Set(pairs.map(pairKey));
-const run = (merchantId: string, businessDate: string, stragglers: string[] = []) => ({
+const run = (merchantId: string, businessDate: string, stragglers: string[] = [], stragglersOnly = false) => ({
   merchantId,
   businessDate,
   stragglers,
+  stragglersOnly,
 });
 
 describe("the settlement worker's runs", () => {
@@ -34,7 +35,10 @@ describe("the settlement worker's runs", () => {
     expect(planSettlementRuns(pairs, settled, due('m', '2100-01-03'), '2100-01-05')).toEqual([
       run('m', '2100-01-03', ['2100-01-02']),
     ]);
-    expect(planSettlementRuns(pairs, settled, [], '2100-01-05')).toEqual([run('m', '2100-01-05', ['2100-01-02'])]);
+    // Claimed for them alone: runSettlement claims nothing when all of them wait for a payment in flight.
+    expect(planSettlementRuns(pairs, settled, [], '2100-01-05')).toEqual([
+      run('m', '2100-01-05', ['2100-01-02'], true),
+    ]);
   });
 
   it('resumes every settlement left PROCESSING, due or not', () => {

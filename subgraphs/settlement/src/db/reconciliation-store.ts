@@ -42,9 +42,10 @@ export async function lockStatementChannels(tx: Tx, channelsOfImport: readonly s
 
 /**
  * Writes an import's statements and their lines, each replacing the earlier statements of its
- * channel, account and span (opening and closing date; every currency), whose rows it locks
- * (FOR UPDATE) and deletes first. A statement of another span closing the same day stays: the
- * day's own statement and the month's are two reports of the same bookings (domain/booked-lines.ts).
+ * channel, account and span (opening and closing date; every currency), and those of its closing
+ * date and currency whose span is unknown (replacedOf), whose rows it locks (FOR UPDATE) and
+ * deletes first. A statement of another known span closing the same day stays: the day's own
+ * statement and the month's are two reports of the same bookings (domain/booked-lines.ts).
  * First it locks each channel's row of statement_channels (made by the channel's first import),
  * in channel order, so that imports to one channel replace its statements one after the other,
  * also on a day with no statement yet, whose empty range FOR UPDATE locks nothing under read
@@ -65,25 +66,8 @@ export async function replaceBankStatements(
     imported.map((i) => i.statement.channel),
   );
   const earlierIds: string[] = [];
-  for (const same of groupBy(imported, (i) => `${i.statement.channel}\u0000${i.statement.account ?? ''}`).values()) {
-    const { channel, account = '' } = same[0]!.statement;
-    const dates = [...new Set(same.map((i) => i.statement.businessDate))];
-    const spans = new Set(same.map((i) => spanOf(i.statement)));
-    for (let i = 0; i < dates.length; i += insertBatchMax) {
-      const rows = await tx
-        .select({ id: statements.id, businessDate: statements.businessDate, openingDate: statements.openingDate })
-        .from(statements)
-        .where(
-          and(
-            eq(statements.channel, channel),
-            eq(statements.account, account),
-            inArray(statements.businessDate, dates.slice(i, i + insertBatchMax)),
-          ),
-        )
-        .for('update');
-      for (const r of rows) if (spans.has(spanOf(r))) earlierIds.push(r.id);
-    }
-  }
+  for (const same of groupBy(imported, (i) => `${i.statement.channel}\u0000${i.statement.account ?? ''}`).values())
+    for (const id of await replacedOf(tx, same, insertBatchMax)) earlierIds.push(id);
   for (let i = 0; i < earlierIds.length; i += insertBatchMax) {
     const ids = earlierIds.slice(i, i + insertBatchMax);
     await tx.delete(statementLines).where(inArray(statementLines.statementId, ids));
@@ -101,6 +85,47 @@ export async function replaceBankStatements(
     }
   }
   if (batch.length > 0) await tx.insert(statementLines).values(batch);
+}
+
+/**
+ * The ids of the stored statements an import's statements of one channel and account replace, locked: those of the
+ * same span (every currency), and those of an unknown span (span_known NULL, stored before spans were kept: a month
+ * then read as one day, its closing date) closing on a date and in a currency the import holds, whatever their span.
+ * Kept beside the import, such a row was counted before it (the shorter span) and a corrected file removed no line.
+ */
+async function replacedOf(
+  tx: Tx,
+  same: ReadonlyArray<{ statement: typeof statements.$inferInsert }>,
+  insertBatchMax: number,
+): Promise<string[]> {
+  const { channel, account = '' } = same[0]!.statement;
+  const dates = [...new Set(same.map((i) => i.statement.businessDate))];
+  const spans = new Set(same.map((i) => spanOf(i.statement)));
+  const closings = new Set(same.map((i) => `${i.statement.businessDate} ${i.statement.currency ?? ''}`));
+  const ids: string[] = [];
+  for (let i = 0; i < dates.length; i += insertBatchMax) {
+    const rows = await tx
+      .select({
+        id: statements.id,
+        businessDate: statements.businessDate,
+        openingDate: statements.openingDate,
+        currency: statements.currency,
+        spanKnown: statements.spanKnown,
+      })
+      .from(statements)
+      .where(
+        and(
+          eq(statements.channel, channel),
+          eq(statements.account, account),
+          inArray(statements.businessDate, dates.slice(i, i + insertBatchMax)),
+        ),
+      )
+      .for('update');
+    for (const r of rows)
+      if (spans.has(spanOf(r)) || (r.spanKnown === null && closings.has(`${r.businessDate} ${r.currency ?? ''}`)))
+        ids.push(r.id);
+  }
+  return ids;
 }
 
 export async function statementsBetween(

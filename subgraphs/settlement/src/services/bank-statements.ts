@@ -169,6 +169,7 @@ function rowsOf(routed: readonly Routed[], format: StatementFormat, importedBy: 
         account,
         businessDate: s.businessDate,
         openingDate: s.openingDate,
+        spanKnown: true,
         format,
         currency: s.currency,
         openingBalance: s.openingBalance,

@@ -59,6 +59,7 @@ export async function importStatement(
     channel: input.channel,
     businessDate: input.businessDate,
     openingDate: input.businessDate,
+    spanKnown: true,
     lineCount: parsed.value.length,
     importedBy,
     createdAt: now,

@@ -192,6 +192,9 @@ export const statementFormats = ['CSV', 'CAMT053', 'MT940'] as const;
  * Its span is opening_date to business_date (its closing date): the day's own statement and the month's closing on
  * the same day are two statements, held side by side; opening_date is the opening balance's date as the bank gives
  * it, the closing date where none is given (CSV) and for the rows stored before it was kept.
+ * span_known is true where opening_date is the span's; NULL on a bank file's row stored before spans were kept
+ * (migration 0015), whose opening_date is its closing date whatever the file's span was (a month then read as one
+ * day): an import of its channel, account, closing date and currency replaces it, whatever its own span.
  */
 export const statements = mysqlTable(
   'statements',
@@ -201,6 +204,7 @@ export const statements = mysqlTable(
     account: varchar('account', { length: 35 }).notNull().default(''),
     businessDate: date('business_date', { mode: 'string' }).notNull(),
     openingDate: date('opening_date', { mode: 'string' }).notNull(),
+    spanKnown: boolean('span_known'),
     format: mysqlEnum('format', statementFormats).notNull().default('CSV'),
     currency: char('currency', { length: 3 }),
     openingBalance: bigint('opening_balance', { mode: 'bigint' }),

@@ -4,10 +4,11 @@ import { channelAccounts, type ChannelAccountRow } from './schema/settlement';
 
 /**
  * The SQL of channel_accounts (control shard): which channel each bank account's statements
- * belong to. Registering takes the channel's rows FOR UPDATE (so two registrations to one channel
- * count its accounts one after the other); an import reads the accounts it routes by FOR UPDATE
- * too (MariaDB 10.11 has no FOR SHARE, which drizzle writes), so none is registered elsewhere or
- * anew while the import's transaction stands.
+ * belong to. An import reads the accounts it routes by FOR UPDATE (MariaDB 10.11 has no FOR SHARE,
+ * which drizzle writes), so none registered is moved while the import's transaction stands. A
+ * channel's range read FOR UPDATE locks nothing under read committed where no row is: registering
+ * and an import to a channel both take the channel's turn first (statement_channels,
+ * reconciliation-store.ts lockStatementChannels), which orders them, not these reads.
  */
 export async function channelAccountOf(tx: Executor, accountKey: string): Promise<ChannelAccountRow | undefined> {
   const rows = await tx
@@ -18,7 +19,7 @@ export async function channelAccountOf(tx: Executor, accountKey: string): Promis
   return rows[0];
 }
 
-/** The channel's registered accounts, counted with their index range locked (FOR UPDATE) against a concurrent registration. */
+/** The channel's registered accounts, counted; the caller holds the channel's turn (a range locks no row not there). */
 export async function lockedChannelAccountCount(tx: Executor, channel: string): Promise<number> {
   const rows = await tx
     .select({ accountIdentification: channelAccounts.accountIdentification })
@@ -47,7 +48,7 @@ export async function channelAccountsOf(tx: Executor, accountKeys: readonly stri
   return found;
 }
 
-/** Whether any account is registered to the channel (its index range locked, as above). */
+/** Whether any account is registered to the channel; the caller holds the channel's turn, as above. */
 export async function channelHasAccounts(tx: Executor, channel: string): Promise<boolean> {
   const rows = await tx
     .select({ n: count() })

@@ -25,10 +25,11 @@ import { spanOf } from '../domain/bank-statement';
  */
 
 /**
- * Takes these channels' turns to replace statements (rows of statement_channels, made by a channel's first import), in
- * channel order, so that a file of several channels waits in no circle. A locking read of a day with no statement yet
- * locks nothing under read committed, so two first imports of a day (a bank file, or a CSV by importStatement) would
- * both insert its statement, and the second answer an internal error (1062).
+ * Takes these channels' turns to replace statements (rows of statement_channels, made by a channel's first import or
+ * registration), in channel order, so that a file of several channels waits in no circle. A locking read of a day with
+ * no statement yet locks nothing under read committed, so two first imports of a day (a bank file, or a CSV by
+ * importStatement) would both insert its statement, and the second answer an internal error (1062). A registration of
+ * an account to a channel takes its turn too (services/channel-accounts.ts), before it counts the channel's accounts.
  */
 export async function lockStatementChannels(tx: Tx, channelsOfImport: readonly string[]): Promise<void> {
   const channels = [...new Set(channelsOfImport)].sort();

@@ -5,7 +5,7 @@ import { isChannel } from '@paygraph/shared/channels';
 import { statementLinesMax } from '@paygraph/shared/limits';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import type { Forbidden } from '@paygraph/shared/authorization';
-import { replaceBankStatements } from '../db/reconciliation-store';
+import { lockStatementChannels, replaceBankStatements } from '../db/reconciliation-store';
 import { channelAccountsOf, channelHasAccounts } from '../db/channel-account-store';
 import { parseBankStatements, type StatementFormat } from '../domain/statement-formats';
 import { withinSize, type BankStatement, type StatementError } from '../domain/bank-statement';
@@ -87,6 +87,10 @@ export async function importBankStatement(
   const parsed = await parsedOf(input.format, source.value);
   if (!parsed.ok) return parsed;
   const routed = await inTransaction(controlShard(shards), async (tx) => {
+    // The channel's turn before its registrations are read, as a registration takes it before it counts and inserts:
+    // whether the channel has accounts is a range read FOR UPDATE, which locks nothing under read committed where none
+    // is, so a registration committed meanwhile and the import went on as the channel of no account.
+    if (channel !== null) await lockStatementChannels(tx, [channel]);
     const keys = [...new Set(parsed.value.flatMap((s) => (s.account === null ? [] : [accountKey(s.account)])))];
     const registered = new Map((await channelAccountsOf(tx, keys)).map((r) => [r.accountIdentification, r]));
     const registrations = new Map(

@@ -7,6 +7,7 @@ import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { inTransaction, mysqlErrno } from '@paygraph/shared/shards/transaction';
 import type { SettlementContext } from '../context';
 import { channelAccountOf, insertChannelAccount, lockedChannelAccountCount } from '../db/channel-account-store';
+import { lockStatementChannels } from '../db/reconciliation-store';
 import { parseAccountIdentification } from '../domain/channel-accounts';
 import { mayOperate } from './access';
 import { controlShard } from './settle';
@@ -33,7 +34,8 @@ export async function registerChannelAccountFor(
  * Maps a bank account to the channel its statements belong to. An account belongs to one
  * channel: registering it to another is refused; registering it again as it is answers the
  * registration there is (a retry is harmless). A channel holds channelAccountsPerChannelMax
- * accounts at most, counted under the channel's lock so two registrations cannot both be the last.
+ * accounts at most, counted in the channel's turn (statement_channels, as its imports take it) so two registrations
+ * cannot both be the last, and an import to the channel reads its accounts before or after a registration, not during.
  */
 export async function registerChannelAccount(
   shards: ShardSet,
@@ -53,6 +55,11 @@ export async function registerChannelAccount(
     async (tx) => {
       const existing = await channelAccountOf(tx, key.value);
       if (existing !== undefined) return sameRegistration(existing, wanted);
+      // The channel's turn, which an import to it takes before it reads the channel's accounts: the count below reads a
+      // range FOR UPDATE, which locks nothing under read committed where no row is, so without it an import could go on
+      // as the channel of no account while this registration committed, and two registrations both be the last. Taken
+      // after the account's own row, the order an import without a channel locks them in (accounts, then channels).
+      await lockStatementChannels(tx, [wanted.channel]);
       if ((await lockedChannelAccountCount(tx, wanted.channel)) >= channelAccountsPerChannelMax)
         return invalid(
           'channel',

@@ -10,7 +10,7 @@ import { controlShard } from '../../src/services/settle';
 import { exceptionId } from '../../src/services/channel-reconcile';
 import { bankStatementId } from '../../src/services/bank-statements';
 import { parseBankStatements } from '../../src/domain/statement-formats';
-import { appendEvents, insertExceptions } from '../../src/db/reconciliation-store';
+import { appendEvents, insertExceptions, lockStatementChannels } from '../../src/db/reconciliation-store';
 import { unpackReport } from '../../src/db/report-bodies';
 import { statements } from '../../src/db/schema/settlement';
 import { inTransaction } from '@paygraph/shared/shards/transaction';
@@ -737,6 +737,44 @@ describe('two imports of one channel’s day at once, the day new to the channel
     expect(await stored(c)).toEqual(
       days.map((date) => ({ business_date: date, line_count: 1, external_ref: ref('l1') })),
     );
+  });
+});
+
+// An import reads whether its channel has accounts registered (the one account's path when none) and which they are:
+// ranges read FOR UPDATE, which lock nothing under read committed where no row is there, so a registration to the
+// channel committed while an import that had found none went on as the channel of no account, and the registration's
+// count of the channel's accounts locked nothing either. Both take the channel's turn now, before they read.
+describe('a registration of an account to a channel and an import to it at once', () => {
+  const shard = () => controlShard(stack.shards);
+  const turns = (c: string) => statementsRunning(shard(), `insert into \`statement_channels\`%${c}%`);
+
+  it("go one after the other: a registration waits for the channel's turn an import holds, as an import does", async () => {
+    const c = `turns-${tag}`;
+    const account = `ACCT-TURNS-${tag}`.toUpperCase();
+    const date = addDays(dayD, 190);
+    const content = camt053([
+      { id: `${c}-1`, currency: 'USD', opening: 0n, date, entries: [entry(ref('turns'), 100n, date)] },
+    ]).replace('<IBAN>DE89370400440532013000</IBAN>', `<Othr><Id>${account}</Id></Othr>`);
+    // The channel's turn held open, as an import under way holds it.
+    const hold = holdLock(shard(), (tx) => lockStatementChannels(tx, [c]));
+    await hold.taken;
+    const imported = q(docs.importFile, { input: { channel: c, format: 'CAMT053', content } });
+    await until(async () => (await turns(c)) === 1, `the import to ${c} to wait for its turn`);
+    let registered = false;
+    const registration = q(contractOperation('RegisterChannelAccount'), {
+      input: { channel: c, accountIdentification: account, currency: 'USD' },
+    }).then((r) => ((registered = true), r));
+    await until(async () => (await turns(c)) === 2, `the registration to ${c} to wait for its turn`);
+    expect(registered).toBe(false);
+    hold.release();
+    await hold.done;
+    const [i, r] = await Promise.all([imported, registration]);
+    expect(i.data?.importBankStatement?.__typename, JSON.stringify(i)).toBe('StatementImport');
+    expect(r.data?.registerChannelAccount?.__typename, JSON.stringify(r)).toBe('ChannelAccount');
+    // Whichever went first, the statement is of one order: the channel's one account ('') or the account registered.
+    const rows = await sqlRows<{ account: string }>(sql`SELECT account FROM statements WHERE channel = ${c}`);
+    expect(rows).toHaveLength(1);
+    expect(['', account]).toContain(rows[0]!.account);
   });
 });
 

@@ -67,10 +67,27 @@ function header(req: http.IncomingMessage, name: string): string | null {
   return typeof value === 'string' && value !== '' ? value : null;
 }
 
+/**
+ * How an HTTP request's token fared, once its context was built: verified (the request has a principal), refused (no
+ * token, a bad, expired or unknown-role one), or unjudged (the gateway could not read the JWKS). The refusal budget per
+ * address (security/refusal-throttle.ts) counts a refused request's 4xx, never an unjudged one's: an identity
+ * provider's outage is not its callers' doing.
+ */
+export type TokenOutcome = 'verified' | 'refused' | 'unjudged';
+
+const tokenOutcomes = new WeakMap<http.IncomingMessage, TokenOutcome>();
+
+/** The request's token outcome; undefined when no context was built for it (refused before, or as CSRF by Apollo). */
+export function tokenOutcomeOf(req: http.IncomingMessage): TokenOutcome | undefined {
+  return tokenOutcomes.get(req);
+}
+
 export async function buildContext(req: http.IncomingMessage, tokens: TokenSettings): Promise<GatewayContext> {
   const authorization = req.headers.authorization;
   const verified = await verifyAuthorization(authorization, tokens);
   if (verified.ok) assertPrincipalComplete(verified.identity, verified.expiresAt);
+  const unjudged = !verified.ok && verified.failure.kind === 'TokenInvalid' && verified.failure.keyLookupFailed;
+  tokenOutcomes.set(req, verified.ok ? 'verified' : unjudged ? 'unjudged' : 'refused');
   return {
     authorization,
     auth: verified.ok

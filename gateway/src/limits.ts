@@ -57,11 +57,12 @@ export const rateLimitOperatorReadsPerMinuteDefault = 1_200_000;
 /** Budget counters the in-memory limiter keeps; past it the least recently used are forgotten. */
 export const rateLimitCountersMax = 100_000;
 /**
- * Requests refused before they have a principal (no token; a bad, expired or unknown-role one; a document not trusted)
- * that one client address may send per refusal window (configurable: RATE_LIMIT_REFUSALS_PER_ADDRESS,
- * RATE_LIMIT_REFUSAL_WINDOW_MS); past it the address's requests are answered 429 before their body is read
- * (security/refusal-throttle.ts). Ten a second: a client whose token expired retries far less, a flood far more, and
- * many users behind one NAT address rarely all hold bad tokens at once.
+ * Requests refused before they have a principal (no token; a bad, expired or unknown-role one; a body or document
+ * refused) that one client address may send, or have in flight, per refusal window (configurable:
+ * RATE_LIMIT_REFUSALS_PER_ADDRESS, 0 for off; RATE_LIMIT_REFUSAL_WINDOW_MS); past it the address's requests are
+ * answered 429 before their body is read, but for tokens verified already (security/refusal-throttle.ts). Ten a second:
+ * a client whose token expired retries far less, a flood far more; users sharing the address with a flood keep being
+ * served with their verified tokens (docs/SECURITY.md, "Refusals per address").
  */
 export const refusalsPerAddressMaxDefault = 600;
 export const refusalWindowMsDefault = 60_000;

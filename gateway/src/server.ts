@@ -22,6 +22,7 @@ import { withTimeout } from '@paygraph/shared/server/health';
 import { healthProbeTimeoutMs, subscriptionKeepAliveMsDefault } from '@paygraph/shared/limits';
 import { supergraphPath } from './compose';
 import { buildContext, type GatewayContext } from './context';
+import { admitByAddress, refusedUnread } from './security/refusal-admission';
 import { identityTokenFor } from './identity-tokens';
 import { Metrics } from './metrics';
 import { metricsPlugin, requireIdentity, slowOperations } from './plugins';
@@ -348,7 +349,7 @@ export async function createGateway(
     apollo,
     context: (req) => buildContext(req, tokens),
     // The socket's own address: with no trusted-proxy setting, X-Forwarded-For is never read (refusal-throttle.ts).
-    admit: (req) => security.refusals.admit(req.socket.remoteAddress),
+    admit: (req) => admitByAddress(req, tokens, security.refusals),
     screen: security.screen,
     resolve: (request) => resolveTrustedRequest(request, trusted.documents),
     ...(lane ? { express: lane } : {}),
@@ -358,7 +359,7 @@ export async function createGateway(
       [statementUploadsPath]: statementUploadRoute(tokens, uploadTarget(urls, trusts), metrics, options.uploads),
     },
   });
-  holdBodiesUntilAsked(http);
+  holdBodiesUntilAsked(http, (req) => refusedUnread(req, tokens, security.refusals));
   const served = serveSubscriptions(http, { apollo, tokens, supergraph, streaming, security, trusted, options });
   subscriptions = served;
   return {
@@ -416,11 +417,14 @@ function uploadTarget(urls: SubgraphUrls, trusts: SubgraphTrusts): ReturnType<ty
 /**
  * A client that sends `Expect: 100-continue` waits to be told before it sends its body; Node's server tells it at once
  * unless asked otherwise. The upload route tells it only once the request is authorized (statement-uploads.ts), so a
- * refused client never sends the file; every other path is told at once, as before.
+ * refused client never sends the file; /graphql is not told when its address's refusal budget would refuse it unread
+ * (refusal-admission.ts), so that its 429 comes before the body; every other path is told at once, as before. (Should
+ * the window free room between this check and the admit step, the client sends its body after its own wait.)
  */
-function holdBodiesUntilAsked(server: http.Server): void {
+function holdBodiesUntilAsked(server: http.Server, refusedUnread: (req: http.IncomingMessage) => boolean): void {
   server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
-    if (new URL(req.url ?? '/', 'http://localhost').pathname !== statementUploadsPath) res.writeContinue();
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    if (path !== statementUploadsPath && !(path === '/graphql' && refusedUnread(req))) res.writeContinue();
     server.emit('request', req, res);
   });
 }

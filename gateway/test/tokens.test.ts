@@ -245,6 +245,30 @@ describe('refused tokens', () => {
   });
 });
 
+describe('a key server the gateway cannot read', () => {
+  it("fails a token as unjudged (keyLookupFailed), not as the token's fault; a kid the keys lack stays the token's", async () => {
+    // A port nothing listens on: the fetch of the keys fails, as in an identity provider's outage.
+    const closed = http.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const timing = { cacheMaxAgeMs: jwksCacheMaxAgeMs, cooldownMs: jwksCooldownMs };
+    const settings = (url: URL): TokenSettings => ({
+      secret: null,
+      jwks: remoteKeySet(url, timing),
+      issuer: 'paygraph',
+      audience: 'paygraph-api',
+    });
+    const sub = unique('jwks-down');
+    const jwt = await sign({ sub }, 'RS256', rsa1.privateKey, rsa1.kid);
+    const down = await verifyAuthorization(`Bearer ${jwt}`, settings(new URL(`http://127.0.0.1:${port}/jwks.json`)));
+    expect(down).toMatchObject({ ok: false, failure: { kind: 'TokenInvalid', keyLookupFailed: true } });
+    const unknownKid = await sign({ sub }, 'RS256', rsa1.privateKey, 'rsa-nobody-has');
+    const unknown = await verifyAuthorization(`Bearer ${unknownKid}`, settings(jwksUrl));
+    expect(unknown).toEqual({ ok: false, failure: { kind: 'TokenInvalid', reason: 'ERR_JWKS_NO_MATCHING_KEY' } });
+  });
+});
+
 describe('key rotation', () => {
   it('accepts a new kid once the JWKS has it, refuses a removed kid once the cache refreshes, and fetches at most once per cooldown for unknown kids', async () => {
     const sub = unique('rotation');

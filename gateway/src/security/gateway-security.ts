@@ -29,7 +29,8 @@ import { RefusalThrottle, type RefusalThrottleOptions } from './refusal-throttle
  *    which does not pass the screen, it checks the document's size there too),
  *    then takes the operation's weight from the caller's rate budgets;
  *  - a request refused before it has a principal takes one unit of its address's budget of refusals, and an address
- *    that has used it is refused before its next requests are read (refusal-throttle.ts);
+ *    that has used it is refused before its next requests are read (refusal-throttle.ts, counted by the HTTP
+ *    server's admit step, refusal-admission.ts, which sees every answer, not only Apollo Server's);
  *  - every mutation and every refused authentication or authorization is audited when its
  *    response is sent.
  */
@@ -128,7 +129,7 @@ export function createGatewaySecurity(options: GatewaySecurityOptions = {}): Gat
   const clients = options.clientLabels ?? new ClientLabels();
   const refusals = new RefusalThrottle({ ...refusalBudgetDefault, ...options.refusals });
   return {
-    plugin: securityPlugin({ limits, budgets, rateLimiter, auditor, clients, analyses, refusals }),
+    plugin: securityPlugin({ limits, budgets, rateLimiter, auditor, clients, analyses }),
     screen: (request) => screenGraphQLRequest(request, limits, (text) => checkText(text)),
     limits,
     rateLimiter,
@@ -151,7 +152,6 @@ interface PluginDeps {
   auditor: Auditor;
   clients: ClientLabels;
   analyses: DocumentAnalyses;
-  refusals: RefusalThrottle;
 }
 
 function securityPlugin(deps: PluginDeps): ApolloServerPlugin<GatewayContext> {
@@ -195,7 +195,6 @@ function securityPlugin(deps: PluginDeps): ApolloServerPlugin<GatewayContext> {
         },
         async willSendResponse({ request, response, operation, document, schema, contextValue, queryHash }) {
           response.http.headers.set(requestIdHeader, requestId);
-          countRefusal(deps.refusals, { request, response, contextValue });
           if (!operation || !document) return;
           // An operation refused before didResolveOperation ran (by an earlier plugin) is audited with its fields too.
           fields ??= analysed(deps.analyses, {
@@ -212,24 +211,6 @@ function securityPlugin(deps: PluginDeps): ApolloServerPlugin<GatewayContext> {
       };
     },
   };
-}
-
-/**
- * An HTTP request answered with a refusal (4xx) to a caller without a principal (no token, a bad, expired or
- * unknown-role one: UNAUTHENTICATED; a document not trusted; one that does not parse) takes one unit of its address's
- * budget of refusals. Introspection without a token, answered 200 in development, takes nothing; graphql-ws
- * connections verify their token once, at connection, and are not counted here.
- */
-function countRefusal(
-  refusals: RefusalThrottle,
-  {
-    request,
-    response,
-    contextValue,
-  }: Pick<GraphQLRequestContextWillSendResponse<GatewayContext>, 'request' | 'response' | 'contextValue'>,
-): void {
-  const status = response.http.status ?? 200;
-  if (request.http && !contextValue.auth.ok && status >= 400 && status < 500) refusals.refused(contextValue.client.ip);
 }
 
 /**

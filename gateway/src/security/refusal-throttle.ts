@@ -8,11 +8,14 @@ import { MemoryRateLimiter, type Charge } from './rate-limit';
  * A budget of refusals per client address. The rate limiter (rate-limit.ts) counts per principal, so a request
  * refused before it has one (no token; a bad, expired or unknown-role one; a document not trusted to a caller without
  * a token) counted nowhere, and one address could make the gateway read, parse and verify such requests without end.
- * Each such refusal takes one unit of its address's budget (refused, once the answer is known); once the address has
- * used it, the gateway answers its requests 429 RATE_LIMITED with Retry-After before their body is read or their
- * token verified (admit, the HTTP server's first step), until the sliding window frees room. Requests that are served,
+ * Each such refusal takes one unit of its address's budget, and each request let in holds one while in flight (admit,
+ * the HTTP server's first step, before the body is read or the token verified; settle gives it back once the request
+ * is answered, unless it was such a refusal), so that requests sent together or trickled slowly cannot all get in
+ * before any is answered. Once the address's refusals and requests in flight fill the budget, the gateway answers its
+ * requests 429 RATE_LIMITED with Retry-After, unread, until the sliding window frees room. Requests that are served,
  * or refused with a principal (FORBIDDEN, a rate or operation limit), take nothing, and answers of this throttle take
- * nothing either: a client that waits as told gets through.
+ * nothing either: a client that waits as told gets through. Which requests are let in regardless (a token verified
+ * already) and which answers count is refusal-admission.ts's. A budget of 0 turns the throttle off.
  *
  * The client address is the socket's remote address. The gateway has no trusted-proxy setting, so X-Forwarded-For
  * (which any client may write) is never read: behind a proxy every client shares the proxy's address, and a proxy in
@@ -25,39 +28,94 @@ import { MemoryRateLimiter, type Charge } from './rate-limit';
 export interface RefusalThrottleOptions extends RefusalBudget {
   /** Addresses counted at most; past it the least recently used are forgotten (refusalAddressCountersMax). */
   addressCountersMax?: number;
+  /** The clock, in ms since the epoch: a test moves it past the window instead of waiting it out. */
+  now?: () => number;
 }
 
 /** The bucket name the throttle's answers carry; its limiter is its own, so its counters never meet a principal's. */
 export const refusalsBucket = 'refusals';
 
+/**
+ * A request let in by the throttle. It holds one unit of its address's budget while in flight, so that requests sent
+ * together, or bodies trickled slowly, cannot all get in before any is answered; settle gives the unit back, and
+ * counts it as a refusal when the request was refused without a principal. Called once; later calls do nothing.
+ */
+export interface RefusalEntry {
+  settle(refused: boolean): void;
+}
+
+/** What admit answers: the throttle's refusal, sent at once, or the request let in. */
+export type RefusalAdmission = { refusal: ScreenRefusal } | { refusal: null; entry: RefusalEntry };
+
+/** The entry of an address the throttle does not count (none known, or the throttle off). */
+const uncounted: RefusalEntry = { settle: () => {} };
+
 export class RefusalThrottle {
   private readonly limiter: MemoryRateLimiter;
-  private readonly charge: Charge;
+  /** Requests admitted and not yet settled, per address key; a key leaves at 0, so idle addresses cost nothing. */
+  private readonly inFlight = new Map<string, number>();
+  private readonly now: () => number;
 
   constructor(private readonly budget: RefusalThrottleOptions) {
     this.limiter = new MemoryRateLimiter(budget.windowMs, budget.addressCountersMax ?? refusalAddressCountersMax);
-    this.charge = { bucket: 'other', weight: 1, limit: budget.perAddressMax };
+    this.now = budget.now ?? (() => Date.now());
   }
 
-  /** Null lets the request in; a refusal (429, Retry-After) when its address has used its budget of refusals. */
-  admit(address: string | undefined, nowMs: number = Date.now()): ScreenRefusal | null {
+  /**
+   * The throttle's refusal (429, Retry-After) when the address's refusals in the window and its requests in flight
+   * fill its budget; else the request is let in, holding one unit until settled. A budget of 0 turns the throttle off.
+   */
+  admit(address: string | undefined): RefusalAdmission {
     const key = addressKeyOf(address);
-    if (key === null) return null;
-    const fit = this.limiter.fitsNow(key, this.charge, nowMs);
-    // retryAfterMs is null only for a weight over the budget, which one unit of a budget ≥ 1 never is.
-    return fit.fits ? null : this.refusal(fit.retryAfterMs ?? this.budget.windowMs);
+    if (key === null || this.budget.perAddressMax === 0) return { refusal: null, entry: uncounted };
+    const held = this.inFlight.get(key) ?? 0;
+    const fit = this.limiter.fitsNow(key, this.chargeOf(held + 1), this.now());
+    // No retry time when the requests in flight alone fill the budget: they end within seconds.
+    if (!fit.fits) return { refusal: this.refusal(fit.retryAfterMs ?? 1000) };
+    this.inFlight.set(key, held + 1);
+    let settled = false;
+    const settle = (refused: boolean): void => {
+      if (settled) return;
+      settled = true;
+      const left = (this.inFlight.get(key) ?? 1) - 1;
+      if (left > 0) this.inFlight.set(key, left);
+      else this.inFlight.delete(key);
+      if (refused) this.refusedKey(key);
+    };
+    return { refusal: null, entry: { settle } };
+  }
+
+  /** Whether admit would refuse the address now, changing nothing (a 100 Continue withheld, server.ts). */
+  refusesNow(address: string | undefined): boolean {
+    const key = addressKeyOf(address);
+    if (key === null || this.budget.perAddressMax === 0) return false;
+    return !this.limiter.fitsNow(key, this.chargeOf((this.inFlight.get(key) ?? 0) + 1), this.now()).fits;
   }
 
   /** A request from this address was refused before it had a principal: one unit of the address's budget. */
-  refused(address: string | null | undefined, nowMs: number = Date.now()): void {
+  refused(address: string | null | undefined): void {
     const key = addressKeyOf(address ?? undefined);
-    // A unit that no longer fits (requests admitted together) is not counted: the address is refused already.
-    if (key !== null) this.limiter.takeNow(key, [this.charge], nowMs);
+    if (key !== null && this.budget.perAddressMax > 0) this.refusedKey(key);
   }
 
   /** Addresses counted now, for tests of the bound. */
   size(): number {
     return this.limiter.size();
+  }
+
+  /** Addresses with requests in flight now, for tests that every entry is settled. */
+  inFlightAddresses(): number {
+    return this.inFlight.size;
+  }
+
+  private refusedKey(key: string): void {
+    // A unit that no longer fits (requests admitted before the budget was used) is not counted: the address is
+    // refused already, and counting it would only push its retry further.
+    this.limiter.takeNow(key, [this.chargeOf(1)], this.now());
+  }
+
+  private chargeOf(weight: number): Charge {
+    return { bucket: 'other', weight, limit: this.budget.perAddressMax };
   }
 
   /** RATE_LIMITED in the security plugin's shape (gateway-security.ts rateLimited), with bucket `refusals`. */

@@ -34,7 +34,11 @@ export type IdentityFailure =
   | { kind: 'TokenMissing' }
   | { kind: 'TokenMalformed' }
   | { kind: 'TokenExpired' }
-  | { kind: 'TokenInvalid'; reason: string };
+  /**
+   * keyLookupFailed: the gateway could not read the JWKS (its server down, slow or answering nonsense), so the token
+   * was not judged: the gateway's failure, not the caller's (the refusal budget per address does not count it).
+   */
+  | { kind: 'TokenInvalid'; reason: string; keyLookupFailed?: true };
 
 /**
  * How client tokens are checked: HS256 with a shared secret, RS256/ES256 with the keys of a
@@ -58,16 +62,32 @@ export interface JwksTiming {
   cooldownMs: number;
 }
 
+/** The JWKS could not be read (remoteKeySet): verification failed for want of keys, not because of the token. */
+class KeyLookupFailed extends Error {
+  override name = 'KeyLookupFailed';
+}
+
 /**
  * A key set read from url, cached for cacheMaxAgeMs and read again early (at most once per cooldownMs) for an unknown
  * kid.
  */
 export function remoteKeySet(url: URL, timing: JwksTiming): JWTVerifyGetKey {
-  return createRemoteJWKSet(url, {
+  const keys = createRemoteJWKSet(url, {
     timeoutDuration: jwksFetchTimeoutMs,
     cacheMaxAge: timing.cacheMaxAgeMs,
     cooldownDuration: timing.cooldownMs,
   });
+  return async (header, token) => {
+    try {
+      return await keys(header, token);
+    } catch (error) {
+      // A kid the set does not hold, or holds twice, is the token's failure; anything else (a fetch that failed or
+      // timed out, an answer not 200 or not a key set) is the key server's, and tells nothing of the token.
+      if (error instanceof joseErrors.JWKSNoMatchingKey || error instanceof joseErrors.JWKSMultipleMatchingKeys)
+        throw error;
+      throw new KeyLookupFailed(describeJoseError(error), { cause: error });
+    }
+  };
 }
 
 /** The gateway's token settings from its configuration (JWT_*, JWKS_*; checked by config.ts at start-up). */
@@ -92,6 +112,9 @@ export function isRole(value: unknown): value is Role {
   return typeof value === 'string' && (roles as readonly string[]).includes(value);
 }
 
+/** "Bearer <jwt>": the token's characters are base64url's and the dots between its parts. */
+const bearerPattern = /^Bearer ([A-Za-z0-9_\-.]+)$/;
+
 /**
  * Reads "Bearer <jwt>" and verifies it. The key comes from the algorithm the header names,
  * and only from the source configured for it: HS256 from JWT_SECRET, RS256/ES256 from the
@@ -105,7 +128,7 @@ export async function verifyAuthorization(
   settings: TokenSettings,
 ): Promise<Verified | { ok: false; failure: IdentityFailure }> {
   if (!header) return { ok: false, failure: { kind: 'TokenMissing' } };
-  const match = /^Bearer ([A-Za-z0-9_\-.]+)$/.exec(header.trim());
+  const match = bearerPattern.exec(header.trim());
   if (!match) return { ok: false, failure: { kind: 'TokenMalformed' } };
   const token = match[1]!;
   const cache = cacheFor(verifiedBySettings, settings);
@@ -117,6 +140,17 @@ export async function verifyAuthorization(
 }
 
 type Verified = { ok: true; identity: Identity; expiresAt: number };
+
+/**
+ * The identity of an Authorization header whose token verified already and is still cached (verifyAuthorization),
+ * read without any verification: a map lookup, for a decision that must cost next to nothing (the gateway's refusal
+ * budget lets such a caller in from an address it throttles). Null for any other header.
+ */
+export function cachedIdentity(header: string | undefined, settings: TokenSettings): Identity | null {
+  if (!header) return null;
+  const match = bearerPattern.exec(header.trim());
+  return match ? (verifiedBySettings.get(settings)?.get(match[1]!)?.identity ?? null) : null;
+}
 
 const verifiedBySettings = new WeakMap<TokenSettings, VerifiedTokenCache<Verified>>();
 
@@ -158,6 +192,11 @@ async function verifyToken(
     return { ok: true, identity: { sub: payload.sub, role }, expiresAt: payload.exp! };
   } catch (error) {
     if (error instanceof joseErrors.JWTExpired) return { ok: false, failure: { kind: 'TokenExpired' } };
+    if (error instanceof KeyLookupFailed)
+      return {
+        ok: false,
+        failure: { kind: 'TokenInvalid', reason: 'the keys could not be read', keyLookupFailed: true },
+      };
     return { ok: false, failure: { kind: 'TokenInvalid', reason: describeJoseError(error) } };
   }
 }

@@ -25,9 +25,11 @@ export interface GraphQLHttpOptions<C extends BaseContext> {
   /**
    * Runs first on /graphql, before the body is read or anything verified: a refusal is sent as it is, and what the
    * client still sends of its body is drained (drainBody). The gateway refuses here an address that has used its
-   * budget of refused requests (security/refusal-throttle.ts), so that such requests cost it next to nothing.
+   * budget of refused requests (security/refusal-throttle.ts), so that such requests cost it next to nothing. A
+   * request let in is told its status once answered, whatever answered it (a body that does not parse, the screen,
+   * resolve, the express lane, Apollo Server; 500 for an error thrown), so that every refusal can be counted.
    */
-  admit?: (req: http.IncomingMessage) => ScreenRefusal | null;
+  admit?: (req: http.IncomingMessage) => Admission;
   /**
    * Runs after the screen: answers the request Apollo Server is to see (the gateway puts a
    * trusted document's text in place of its id) or a refusal, sent as it is.
@@ -65,6 +67,9 @@ export interface ScreenRefusal {
   /** Headers of the answer besides its content type and length (a 429's Retry-After). */
   headers?: Readonly<Record<string, string>>;
 }
+
+/** What admit answers: a refusal sent before the body is read, or the request let in and told how it was answered. */
+export type Admission = { refusal: ScreenRefusal } | { refusal: null; answered(status: number): void };
 
 export class BodyTooLarge extends Error {}
 
@@ -283,8 +288,25 @@ async function serve<C extends BaseContext>(
   if (options.authenticate && !(await options.authenticate(req))) return sendUnauthorized(res);
   if (url.pathname !== '/graphql') return sendJson(res, 404, { error: 'not found: try /graphql' });
   const started = performance.now();
-  const turnedAway = options.admit?.(req);
-  if (turnedAway) return refuseUnread(options, req, res, turnedAway, started);
+  const admission = options.admit?.(req);
+  if (!admission) return answer(options, req, res, url, started);
+  if (admission.refusal !== null) return refuseUnread(options, req, res, admission.refusal, started);
+  try {
+    await answer(options, req, res, url, started);
+  } finally {
+    // An error thrown before anything was sent is answered 500 by the handler (createGraphQLHttpServer).
+    admission.answered(res.headersSent ? res.statusCode : 500);
+  }
+}
+
+/** A /graphql request let in: its body read and parsed, screened, resolved, then answered by the lane or Apollo. */
+async function answer<C extends BaseContext>(
+  options: GraphQLHttpOptions<C>,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  url: URL,
+  started: number,
+): Promise<void> {
   let body: unknown;
   try {
     const text = req.method === 'POST' ? await readBody(req) : '';

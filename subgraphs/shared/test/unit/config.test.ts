@@ -108,6 +108,9 @@ const groups = [
       good: ['40', (c) => c.rateBudgets.operatorReadsPerMinute, 40],
       bad: ['0', '9007199254740993'],
     },
+    // 0 turns the refusal budget per address off (security/refusal-throttle.ts).
+    RATE_LIMIT_REFUSALS_PER_ADDRESS: { good: ['0', (c) => c.refusals.perAddressMax, 0], bad: ['-1', 'lots'] },
+    RATE_LIMIT_REFUSAL_WINDOW_MS: { good: ['20000', (c) => c.refusals.windowMs, 20_000], bad: ['0', 'x'] },
     LOG_LEVEL: { good: ['debug', (c) => c.logLevel, 'debug'], bad: ['verbose', 'INFO'] },
     AUDIT_LOG_FILE: { good: ['/var/log/audit.jsonl', (c) => c.auditLogFile, '/var/log/audit.jsonl'], bad: [] },
     OTEL_EXPORTER_OTLP_ENDPOINT: {

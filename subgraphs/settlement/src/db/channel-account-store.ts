@@ -48,6 +48,23 @@ export async function channelAccountsOf(tx: Executor, accountKeys: readonly stri
   return found;
 }
 
+/**
+ * The channels these accounts are registered to, read without a lock: an import of no channel takes those channels'
+ * turns before it locks the registrations (channelAccountsOf), in the order every import and registration takes them
+ * (the channel, then its accounts), so that none waits in a circle with another.
+ */
+export async function registeredChannelsOf(tx: Executor, accountKeys: readonly string[]): Promise<string[]> {
+  const found = new Set<string>();
+  for (let i = 0; i < accountKeys.length; i += 1_000) {
+    const rows = await tx
+      .selectDistinct({ channel: channelAccounts.channel })
+      .from(channelAccounts)
+      .where(inArray(channelAccounts.accountIdentification, accountKeys.slice(i, i + 1_000)));
+    for (const row of rows) found.add(row.channel);
+  }
+  return [...found];
+}
+
 /** Whether any account is registered to the channel; the caller holds the channel's turn, as above. */
 export async function channelHasAccounts(tx: Executor, channel: string): Promise<boolean> {
   const rows = await tx

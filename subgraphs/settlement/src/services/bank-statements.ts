@@ -6,7 +6,7 @@ import { statementLinesMax } from '@paygraph/shared/limits';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import type { Forbidden } from '@paygraph/shared/authorization';
 import { lockStatementChannels, replaceBankStatements } from '../db/reconciliation-store';
-import { channelAccountsOf, channelHasAccounts } from '../db/channel-account-store';
+import { channelAccountsOf, channelHasAccounts, registeredChannelsOf } from '../db/channel-account-store';
 import { parseBankStatements, type StatementFormat } from '../domain/statement-formats';
 import { withinSize, type BankStatement, type StatementError } from '../domain/bank-statement';
 import { accountKey, routeStatements, type Routed } from '../domain/channel-accounts';
@@ -90,8 +90,13 @@ export async function importBankStatement(
     // The channel's turn before its registrations are read, as a registration takes it before it counts and inserts:
     // whether the channel has accounts is a range read FOR UPDATE, which locks nothing under read committed where none
     // is, so a registration committed meanwhile and the import went on as the channel of no account.
-    if (channel !== null) await lockStatementChannels(tx, [channel]);
     const keys = [...new Set(parsed.value.flatMap((s) => (s.account === null ? [] : [accountKey(s.account)])))];
+    // Of no channel: the channels its accounts are registered to, first, so that it too takes channels before
+    // accounts. Locking the accounts first, it waited in a circle with an import to one of those channels (which
+    // holds the channel and reads its accounts) or a registration to it (a deadlock, retried a few times at most).
+    // An account moved to another channel between the two reads is found by the locking read, and its channel locked
+    // after (replaceBankStatements): the old order, for that rare case alone.
+    await lockStatementChannels(tx, channel !== null ? [channel] : await registeredChannelsOf(tx, keys));
     const registered = new Map((await channelAccountsOf(tx, keys)).map((r) => [r.accountIdentification, r]));
     const registrations = new Map(
       [...registered].map(([key, r]) => [key, { accountKey: key, channel: r.channel, currency: r.currency }]),

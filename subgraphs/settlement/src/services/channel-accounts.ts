@@ -57,8 +57,9 @@ export async function registerChannelAccount(
       if (existing !== undefined) return sameRegistration(existing, wanted);
       // The channel's turn, which an import to it takes before it reads the channel's accounts: the count below reads a
       // range FOR UPDATE, which locks nothing under read committed where no row is, so without it an import could go on
-      // as the channel of no account while this registration committed, and two registrations both be the last. Taken
-      // after the account's own row, the order an import without a channel locks them in (accounts, then channels).
+      // as the channel of no account while this registration committed, and two registrations both be the last. The
+      // account's own row read before it is not there (else the registration answered above), so it locks nothing:
+      // the channel, then its accounts, the order every import takes them in (bank-statements.ts).
       await lockStatementChannels(tx, [wanted.channel]);
       if ((await lockedChannelAccountCount(tx, wanted.channel)) >= channelAccountsPerChannelMax)
         return invalid(

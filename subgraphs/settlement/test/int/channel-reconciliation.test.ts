@@ -776,6 +776,35 @@ describe('a registration of an account to a channel and an import to it at once'
     expect(rows).toHaveLength(1);
     expect(['', account]).toContain(rows[0]!.account);
   });
+
+  it("an import of no channel takes its accounts' channels before their rows, as every import and registration does", async () => {
+    const c = `order-${tag}`;
+    const account = `ACCT-ORDER-${tag}`.toUpperCase();
+    const date = addDays(dayD, 191);
+    const registered = await q(contractOperation('RegisterChannelAccount'), {
+      input: { channel: c, accountIdentification: account, currency: 'USD' },
+    });
+    expect(registered.data?.registerChannelAccount?.__typename, JSON.stringify(registered)).toBe('ChannelAccount');
+    const content = camt053([
+      { id: `${c}-1`, currency: 'USD', opening: 0n, date, entries: [entry(ref('order'), 100n, date)] },
+    ]).replace('<IBAN>DE89370400440532013000</IBAN>', `<Othr><Id>${account}</Id></Othr>`);
+    // The channel's turn held, as an import to it holds it before it reads the channel's accounts (channelHasAccounts).
+    const hold = holdLock(shard(), (tx) => lockStatementChannels(tx, [c]));
+    await hold.taken;
+    const imported = q(docs.importFile, { input: { format: 'CAMT053', content } });
+    await until(async () => (await turns(c)) === 1, `the import of no channel to wait for ${c}'s turn`);
+    // It holds no registration while it waits: the other import's read of the channel's accounts would go on. Before,
+    // it had locked its accounts' rows first and waited for the turn holding them: the two waited in a circle.
+    await shard().db.transaction(async (tx) => {
+      await tx.execute(sql`SELECT channel FROM channel_accounts WHERE channel = ${c} FOR UPDATE NOWAIT`);
+    });
+    hold.release();
+    await hold.done;
+    const i = await imported;
+    expect(i.data?.importBankStatement?.__typename, JSON.stringify(i)).toBe('StatementImport');
+    const rows = await sqlRows<{ account: string }>(sql`SELECT account FROM statements WHERE channel = ${c}`);
+    expect(rows.map((r) => r.account)).toEqual([account]);
+  });
 });
 
 /**

@@ -104,7 +104,7 @@ export const refusalBudgetConfig = z.object({
     {
       default: `\`${refusalsPerAddressMaxDefault}\``,
       meaning:
-        "requests refused without a principal (no token, a bad, expired or unknown-role one, a body or document refused) one client address may send, or have in flight, per window; past it the address's requests are answered 429 `RATE_LIMITED` before their body is read, except those with a token verified already, per gateway process; `0` turns it off (behind a proxy every client shares its address: docs/SECURITY.md)",
+        "requests refused without a principal (no token, a bad, expired or unknown-role one, a body or document refused) one client address may send, or have in flight, per window; past it the address's requests are answered 429 `RATE_LIMITED` before their body is read, except those with a token verified once and not expired, per gateway process; `0` turns it off (behind a proxy every client shares its address: docs/SECURITY.md)",
     },
   ),
   windowMs: intervalMs('RATE_LIMIT_REFUSAL_WINDOW_MS', refusalWindowMsDefault, {

@@ -1,5 +1,5 @@
 import type http from 'node:http';
-import { cachedIdentity, type TokenSettings } from '@paygraph/shared/identity';
+import { verifiedOnce, type TokenSettings } from '@paygraph/shared/identity';
 import type { Admission } from '@paygraph/shared/server/http';
 import { tokenOutcomeOf } from '../context';
 import type { RefusalThrottle } from './refusal-throttle';
@@ -13,10 +13,11 @@ import type { RefusalThrottle } from './refusal-throttle';
 const letInUncounted: Admission = { refusal: null, answered: () => {} };
 
 export function admitByAddress(req: http.IncomingMessage, tokens: TokenSettings, refusals: RefusalThrottle): Admission {
-  // A token verified already (a map lookup, no verification) names its caller, who answers for its requests under its
-  // own rate budgets: it is let in even from an address the throttle refuses, so that users sharing an address with a
-  // flood (a NAT, an office, a proxy in front of the gateway) keep being served, and nothing it is refused counts.
-  if (cachedIdentity(req.headers.authorization, tokens) !== null) return letInUncounted;
+  // A token that verified once and has not expired (a map lookup, no verification; the request is verified as any
+  // other) names its caller, who answers for its requests under its own rate budgets: it is let in even from an
+  // address the throttle refuses, so that users sharing an address with a flood (a NAT, an office, a proxy in front of
+  // the gateway) keep being served for as long as their tokens last, and nothing it is refused counts.
+  if (verifiedOnce(req.headers.authorization, tokens)) return letInUncounted;
   const admitted = refusals.admit(req.socket.remoteAddress);
   if (admitted.refusal !== null) return { refusal: admitted.refusal };
   return { refusal: null, answered: (status) => admitted.entry.settle(countsAsRefusal(req, status)) };
@@ -27,7 +28,7 @@ export function admitByAddress(req: http.IncomingMessage, tokens: TokenSettings,
  * not told to send its body (server.ts holdBodiesUntilAsked).
  */
 export function refusedUnread(req: http.IncomingMessage, tokens: TokenSettings, refusals: RefusalThrottle): boolean {
-  return cachedIdentity(req.headers.authorization, tokens) === null && refusals.refusesNow(req.socket.remoteAddress);
+  return !verifiedOnce(req.headers.authorization, tokens) && refusals.refusesNow(req.socket.remoteAddress);
 }
 
 /**

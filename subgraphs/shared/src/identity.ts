@@ -9,7 +9,13 @@ import {
   type JWTPayload,
   type JWTVerifyGetKey,
 } from 'jose';
-import { jwksFetchTimeoutMs, ownerIdLengthMax, tokenClockToleranceSeconds, tokenLifetimeSeconds } from './limits';
+import {
+  jwksFetchTimeoutMs,
+  ownerIdLengthMax,
+  tokenAdmissionsMax,
+  tokenClockToleranceSeconds,
+  tokenLifetimeSeconds,
+} from './limits';
 import { tokenAudienceDefault, tokenIssuerDefault, type TokenConfig } from './config/shared';
 
 /**
@@ -135,21 +141,44 @@ export async function verifyAuthorization(
   const known = cache.get(token);
   if (known) return known;
   const verified = await verifyToken(token, settings);
-  if (verified.ok) cache.set(token, verified, verified.expiresAt);
+  if (verified.ok) {
+    cache.set(token, verified, verified.expiresAt);
+    verifiedOnceFor(settings).set(token, verified.expiresAt);
+  }
   return verified;
 }
 
 type Verified = { ok: true; identity: Identity; expiresAt: number };
 
 /**
- * The identity of an Authorization header whose token verified already and is still cached (verifyAuthorization),
- * read without any verification: a map lookup, for a decision that must cost next to nothing (the gateway's refusal
- * budget lets such a caller in from an address it throttles). Null for any other header.
+ * Whether an Authorization header's token verified once, and its exp has not passed: a map lookup, no verification,
+ * for a decision that must cost next to nothing (the gateway's refusal budget lets such a caller in from an address it
+ * throttles, server.ts). Kept apart from the verified cache, whose entries last verifiedTokenCacheMs at most (a key
+ * withdrawn from the JWKS must stop working soon): a caller sharing an address with a flood was let in for that minute
+ * alone, then refused before its token could be verified again. The request is still verified as any other.
  */
-export function cachedIdentity(header: string | undefined, settings: TokenSettings): Identity | null {
-  if (!header) return null;
+export function verifiedOnce(header: string | undefined, settings: TokenSettings): boolean {
+  if (!header) return false;
   const match = bearerPattern.exec(header.trim());
-  return match ? (verifiedBySettings.get(settings)?.get(match[1]!)?.identity ?? null) : null;
+  return match !== null && verifiedOnceFor(settings).has(match[1]!);
+}
+
+const verifiedOnceBySettings = new WeakMap<TokenSettings, VerifiedTokenCache<true>>();
+
+function verifiedOnceFor(settings: TokenSettings): {
+  has(token: string): boolean;
+  set(token: string, exp: number): void;
+} {
+  let cache = verifiedOnceBySettings.get(settings);
+  if (!cache) {
+    cache = new VerifiedTokenCache<true>(Date, tokenAdmissionsMax);
+    verifiedOnceBySettings.set(settings, cache);
+  }
+  const entries = cache;
+  return {
+    has: (token) => entries.get(token) !== undefined,
+    set: (token, exp) => entries.set(token, true, exp, { untilExp: true }),
+  };
 }
 
 const verifiedBySettings = new WeakMap<TokenSettings, VerifiedTokenCache<Verified>>();

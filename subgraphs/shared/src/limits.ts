@@ -360,6 +360,14 @@ export const tokenClockToleranceSeconds = 30;
  */
 export const verifiedTokenCacheMs = 60_000;
 export const verifiedTokenCacheEntriesMax = 10_000;
+
+/**
+ * Tokens remembered as verified once, until their exp, per process (identity.ts verifiedOnce): the gateway lets such
+ * a caller in from an address its refusal budget throttles. Bounded (least recently used forgotten first); one entry
+ * is the token's text, under 2 KiB for the gateway's tokens, so at most ≈ 20 MiB, and a user forgotten is only
+ * verified before it is let in again.
+ */
+export const tokenAdmissionsMax = 10_000;
 /** Tokens minted by scripts/token.ts and npm start live this long. */
 export const tokenLifetimeSeconds = 24 * 60 * 60;
 

@@ -17,21 +17,28 @@ export interface Clock {
 export class VerifiedTokenCache<T extends NonNullable<unknown>> {
   private readonly entries: LRUCache<string, T>;
 
-  constructor(private readonly clock: Clock = Date) {
+  constructor(
+    private readonly clock: Clock = Date,
+    entriesMax: number = verifiedTokenCacheEntriesMax,
+  ) {
     // ttlResolution 0: the clock is read at every check, not reused for a millisecond, so an
     // entry is never served past its end (and tests may move the clock).
-    this.entries = new LRUCache<string, T>({ max: verifiedTokenCacheEntriesMax, ttlResolution: 0, perf: clock });
+    this.entries = new LRUCache<string, T>({ max: entriesMax, ttlResolution: 0, perf: clock });
   }
 
   get(token: string): T | undefined {
     return this.entries.get(token);
   }
 
-  /** expiresAt: the token's exp, in seconds since the epoch. */
-  set(token: string, value: T, expiresAt: number): void {
+  /**
+   * expiresAt: the token's exp, in seconds since the epoch. untilExp: kept until then, not verifiedTokenCacheMs at most
+   * (identity.ts verifiedOnce: a record that a token verified, never believed in place of a verification).
+   */
+  set(token: string, value: T, expiresAt: number, options: { untilExp?: boolean } = {}): void {
     const nowMs = this.clock.now();
+    const end = options.untilExp === true ? expiresAt * 1000 : Math.min(expiresAt * 1000, nowMs + verifiedTokenCacheMs);
     // lru-cache calls an entry stale once more than `ttl` has passed; valid means before its end.
-    const ttl = Math.min(expiresAt * 1000, nowMs + verifiedTokenCacheMs) - nowMs - 1;
+    const ttl = end - nowMs - 1;
     if (ttl <= 0) return;
     this.entries.set(token, value, { ttl });
   }

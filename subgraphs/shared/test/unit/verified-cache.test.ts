@@ -36,6 +36,20 @@ describe('the verified-token cache', () => {
     expect(cache.get('long')).toBeUndefined();
   });
 
+  it("keeps a record of a token's verification until its exp, past verifiedTokenCacheMs, within its own bound", () => {
+    const clock = clockAt(t0);
+    const records = new VerifiedTokenCache<true>(clock, 2);
+    records.set('day', true, t0 / 1000 + 86_400, { untilExp: true });
+    clock.ms = t0 + verifiedTokenCacheMs + 1;
+    expect(records.get('day')).toBe(true);
+    clock.ms = t0 + 86_400_000 - 1;
+    expect(records.get('day')).toBe(true);
+    clock.ms = t0 + 86_400_000;
+    expect(records.get('day')).toBeUndefined();
+    for (const token of ['a', 'b', 'c']) records.set(token, true, t0 / 1000 + 90_000, { untilExp: true });
+    expect([records.get('a'), records.get('b'), records.get('c')]).toEqual([undefined, true, true]);
+  });
+
   it('drops the least recently used entry when full', () => {
     const cache = new VerifiedTokenCache<number>(clockAt(t0));
     for (let i = 0; i < verifiedTokenCacheEntriesMax; i++) cache.set(`t${i}`, i, t0 / 1000 + 60);

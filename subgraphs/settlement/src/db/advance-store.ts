@@ -80,12 +80,33 @@ export async function outstandingOf(db: Executor, merchantId: string): Promise<M
 }
 
 export async function lockOutstanding(tx: Tx, stripeId: string): Promise<bigint> {
+  return (await lockOutstandingRow(tx, stripeId)).outstanding;
+}
+
+/** The stripe's outstanding and what its settlements covered in all (covered), locked; no row yet: both 0. */
+export async function lockOutstandingRow(tx: Tx, stripeId: string): Promise<{ outstanding: bigint; covered: bigint }> {
   const rows = await tx
     .select()
     .from(advanceOutstanding)
     .where(eq(advanceOutstanding.stripeAccountId, stripeId))
     .for('update');
-  return rows[0]?.outstanding ?? 0n;
+  return { outstanding: rows[0]?.outstanding ?? 0n, covered: rows[0]?.covered ?? 0n };
+}
+
+/**
+ * A settlement part's cover of `amount` of the stripe's outstanding advance: outstanding down, covered (Σ the stripe's
+ * parts' advancedAmount) up by as much, in the part's transaction.
+ */
+export async function coverOutstanding(tx: Tx, stripeId: string, merchantId: string, amount: bigint): Promise<void> {
+  await tx
+    .insert(advanceOutstanding)
+    .values({ stripeAccountId: stripeId, merchantAccountId: merchantId, outstanding: -amount, covered: amount })
+    .onDuplicateKeyUpdate({
+      set: {
+        outstanding: sql`${advanceOutstanding.outstanding} - ${amount}`,
+        covered: sql`${advanceOutstanding.covered} + ${amount}`,
+      },
+    });
 }
 
 /** Adds `delta` (signed) to the stripe's outstanding advance, creating its row on the first advance. */

@@ -199,6 +199,28 @@ export async function outstandingMismatches(
 }
 
 /**
+ * Stripes whose covered counter (advance_outstanding.covered, raised by each settlement part in its transaction) is
+ * not Σ their settlement parts' advancedAmount. A piece records the counter when it posts and its reversal keeps as
+ * settled what it rose by since (services/advance-pieces.ts): a counter changed outside its parts would keep, or give
+ * back, a fee for money no settlement covered.
+ */
+export async function coveredMismatches(
+  db: Executor,
+): Promise<Array<{ stripeId: string; stored: bigint; expected: bigint }>> {
+  const [rows] = (await db.execute(sql`
+    SELECT o.stripe_account_id AS stripe_id, o.covered AS stored, COALESCE(s.total, 0) AS expected
+    FROM advance_outstanding o
+    LEFT JOIN (SELECT stripe_account_id, SUM(advanced_amount) AS total FROM settlement_parts GROUP BY stripe_account_id) s
+      ON s.stripe_account_id = o.stripe_account_id
+    WHERE o.covered <> COALESCE(s.total, 0)`)) as unknown as Rows<{
+    stripe_id: string;
+    stored: string;
+    expected: string;
+  }>;
+  return rows.map((r) => ({ stripeId: r.stripe_id, stored: BigInt(r.stored), expected: BigInt(r.expected) }));
+}
+
+/**
  * The date's ADVANCE postings that disagree with their piece: none recorded, or the stripe's
  * pending not lowered by exactly the piece's amount.
  */

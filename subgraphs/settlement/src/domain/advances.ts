@@ -116,3 +116,40 @@ export function repaidByRefunds(
   }
   return repaid;
 }
+
+export interface PieceReversal {
+  /** Back to the stripe's pending, and off its outstanding. */
+  takenBack: bigint;
+  /** Of the rest, what settlements since the piece covered as advanced: final, the merchant keeps it and its fee. */
+  settled: bigint;
+  /** Of the piece's fee, what goes back from fee income to the merchant's available. */
+  feeBack: bigint;
+}
+
+/**
+ * How a piece is taken back when its advance cannot post every piece, given the stripe's `outstanding` (refunds'
+ * repayments counted) and what its settlement parts covered since the piece posted (`coveredSince`).
+ *
+ * Only `min(piece, outstanding)` can go back: what outstanding lacks of the piece, something since took off it. A
+ * refund that took from available gave that part back (the merchant repaid it), and so did a move of pending in; a
+ * settlement that covered it counted it as advanced, paid, and moved that much less: taking it back would leave money
+ * in pending that no settlement will move. The part not taken back is counted as settled up to `coveredSince` (in the
+ * platform's favour where the stripe's records cannot tell whose money a settlement covered, this piece's or an older
+ * one's: a settlement since the piece covered it first) and its fee share stays with the platform; the fee of the rest
+ * (taken back, or repaid by refunds) goes back, rounded down, so that the platform never returns a fee for money the
+ * merchant keeps as advanced. Before, a shortfall a settlement explained crashed the reversal for good, or, with
+ * enough older offsets on the stripe, passed and gave the whole fee back for money the settlement had covered.
+ */
+export function pieceReversalOf(
+  piece: Pick<Piece, 'amount' | 'feeAmount'>,
+  outstanding: bigint,
+  coveredSince: bigint,
+): PieceReversal {
+  assert(piece.amount > 0n && piece.feeAmount >= 0n && piece.feeAmount <= piece.amount, 'a piece out of range');
+  assert(outstanding >= 0n && coveredSince >= 0n, `outstanding ${outstanding}, covered since ${coveredSince}`);
+  const takenBack = piece.amount < outstanding ? piece.amount : outstanding;
+  const notBack = piece.amount - takenBack;
+  const settled = notBack < coveredSince ? notBack : coveredSince;
+  const feeBack = (piece.feeAmount * (piece.amount - settled)) / piece.amount;
+  return { takenBack, settled, feeBack };
+}

@@ -18,13 +18,13 @@ import {
   insertAdvance,
   insertPiece,
   insertRefundOffsets,
-  lockOutstanding,
+  lockOutstandingRow,
   lockPiece,
   markPieceReversed,
   outstandingRecordsOf,
 } from '../db/advance-store';
 import type { AdvanceRow } from '../db/schema/settlement';
-import type { Piece } from '../domain/advances';
+import { pieceReversalOf, type Piece } from '../domain/advances';
 import { repayAdvanceByRefunds } from './advance-refunds';
 import { hitFailpoint } from './failpoints';
 
@@ -117,12 +117,15 @@ export async function postPiece(
           if (existing) return { proceed: false, result: !existing.reversed };
           // Named by its stripe, as the piece is placed: a shard move carries both with the stripe.
           const postingId = newId('posting', shardOf('account', piece.stripeAccountId));
+          // What the stripe's settlements covered so far, under its lock: a reversal tells what they covered since.
+          const { covered } = await lockOutstandingRow(tx, piece.stripeAccountId);
           await insertPiece(tx, {
             advanceId: advance.id,
             stripeAccountId: piece.stripeAccountId,
             amount: piece.amount,
             feeAmount: piece.feeAmount,
             postingId,
+            coveredBefore: covered,
             createdAt: now(),
           });
           await addOutstanding(tx, piece.stripeAccountId, advance.merchantAccountId, piece.amount);
@@ -174,13 +177,13 @@ async function reversePiece(shards: ShardSet, advance: AdvanceRow, piece: Piece,
  * the stripe's money since the piece may have given part of it back from available (a refund takes from available what
  * pending lacks, which the piece moved out): first they are counted (services/advance-refunds.ts, as a settlement part
  * and a move of pending in count them), so `outstanding` is what the advance still covers of the stripe's unsettled
- * money. Only `covered = min(piece, outstanding)` goes back to pending, and `covered − fee` out of available: the rest
- * of the piece the merchant gave back already, through the refund. Putting back the whole piece left pending above the
- * money settlement will ever move (the excess in pending for good), and took from available what the refund had taken
- * already (refused when available had nothing else). The part not taken back is recorded, negative, under the
- * advance's id in advance_refund_offsets, so outstanding = Σ pieces not taken back − Σ covered − Σ offsets still holds.
- * A settlement part of the stripe (or a move of pending in) may have counted such a refund first, lowering outstanding
- * below the piece before the reversal: that shortfall is the same repayment, counted elsewhere (checkShortfall).
+ * money. Only `takenBack = min(piece, outstanding)` goes back to pending, and `takenBack − feeBack` out of available
+ * (domain/advances.ts pieceReversalOf): the rest of the piece the merchant gave back already, through a refund, or a
+ * settlement since the piece covered it as advanced (the stripe's covered counter against the piece's coveredBefore),
+ * which is final, its fee share kept. Putting back the whole piece left pending above the money settlement will ever
+ * move (the excess in pending for good), and took from available what the refund had taken already (refused when
+ * available had nothing else). The part not taken back is recorded, negative, under the advance's id in
+ * advance_refund_offsets, so outstanding = Σ pieces not taken back − Σ covered − Σ offsets still holds.
  */
 async function prepareReversal(
   tx: Tx,
@@ -192,7 +195,7 @@ async function prepareReversal(
   const stripeId = piece.stripeAccountId;
   const existing = await lockPiece(tx, advance.id, stripeId);
   if (!existing || existing.reversed) return { proceed: false, result: undefined };
-  const locked = await lockOutstanding(tx, stripeId);
+  const locked = await lockOutstandingRow(tx, stripeId);
   // The stripe's row before the refunds are read, in a posting's order (its fence row, then the row): a refund posts
   // on it, so one not committed by this read waits until the reversal has posted. With the refunds read before the
   // ledger's own lock, a refund committing between the two took from available what the piece had moved out, was not
@@ -200,46 +203,49 @@ async function prepareReversal(
   // against, and that much of the merchant's money stayed in pending for good.
   await refuseFenced(tx, shardName, [shardOf('account', stripeId)]);
   await lockAccount(tx, stripeId);
-  const outstanding = await repayAdvanceByRefunds(tx, advance.merchantAccountId, stripeId, locked);
-  if (outstanding < piece.amount) await checkShortfall(tx, advance, piece, outstanding);
-  const covered = piece.amount < outstanding ? piece.amount : outstanding;
+  const outstanding = await repayAdvanceByRefunds(tx, advance.merchantAccountId, stripeId, locked.outstanding);
+  if (outstanding < piece.amount) await checkShortfall(tx, advance, piece, { ...locked, outstanding });
+  const { takenBack, feeBack } = pieceReversalOf(piece, outstanding, locked.covered - existing.coveredBefore);
   await markPieceReversed(tx, advance.id, stripeId);
-  if (covered > 0n) await addOutstanding(tx, stripeId, advance.merchantAccountId, -covered);
-  if (covered < piece.amount)
+  if (takenBack > 0n) await addOutstanding(tx, stripeId, advance.merchantAccountId, -takenBack);
+  if (takenBack < piece.amount)
     await insertRefundOffsets(tx, [
-      { refundId: advance.id, stripeAccountId: stripeId, amount: covered - piece.amount },
+      { refundId: advance.id, stripeAccountId: stripeId, amount: takenBack - piece.amount },
     ]);
-  const legs = pieceLegs(stripeId, feeIncomeId, -covered, -piece.feeAmount);
-  // Nothing to move (the refunds repaid the whole piece, which had no fee): the records alone.
+  const legs = pieceLegs(stripeId, feeIncomeId, -takenBack, -feeBack);
+  // Nothing to move (refunds repaid, or settlements covered, the whole piece and no fee goes back): the records alone.
   if (legs.length === 0) return { proceed: false, result: undefined };
   const postingId = newId('posting', shardOf('account', stripeId));
   return { proceed: true, spec: pieceSpec(advance, piece, postingId, legs, -1n) };
 }
 
 /**
- * A stripe's outstanding below a piece still to be taken back, refunds counted: allowed when its offsets explain it,
- * else a crash (the advance stays PENDING for an operator), safer than a guess. Offsets lower it when a refund gave
- * the advance back from available or pending moved in (a settlement part or a move of pending in counts a refund's
- * repayment before the reversal does, and the reversal then finds it counted: that part of the piece was given back
- * already). Settlement parts lower it by what they covered: covering more than the stripe's other pieces not taken
- * back (older: an advance's request or the worker finishes a PENDING advance before any newer one posts) is covering
- * this one, which a settlement run beside a crashed advance may do; taking it back then would undo money the
- * settlement counted as advanced. Before, any shortfall crashed, and a refund counted by a settlement first left the
- * advance PENDING on every pass for good. The counter must also agree with its records (verify's sum): a counter
- * changed outside them is corruption, not a shortfall to take back less of. Read only here, on a shortfall (a crash
- * and a refund before the reversal), so the reversal's common path reads nothing more.
+ * A stripe's outstanding below a piece still to be taken back, refunds counted: taken back as far as it goes
+ * (pieceReversalOf), but only while the stripe's counters agree with their records (verify's sums): outstanding =
+ * Σ pieces not taken back − Σ covered − Σ offsets, and covered = Σ its settlement parts' advancedAmount. A counter
+ * changed outside them is corruption, not a shortfall to take back less of: a crash, the advance PENDING for an
+ * operator. Read only here, on a shortfall (a crash, then a refund or a settlement before the reversal), so the
+ * reversal's common path reads nothing more. Before, it also stopped when settlements had covered more than the
+ * stripe's other pieces not taken back, judged on the stripe's whole history: a shortfall explained by the refunds
+ * and settlements since the piece crashed for good (older moves of pending out of the stripe wrote negative offsets),
+ * and older refunds' offsets let a settlement's cover of this piece pass with the whole fee given back.
  */
-async function checkShortfall(tx: Tx, advance: AdvanceRow, piece: Piece, outstanding: bigint): Promise<void> {
+async function checkShortfall(
+  tx: Tx,
+  advance: AdvanceRow,
+  piece: Piece,
+  counters: { outstanding: bigint; covered: bigint },
+): Promise<void> {
   const stripeId = piece.stripeAccountId;
-  const { pieces, covered: settled, offsets } = await outstandingRecordsOf(tx, stripeId);
+  const { pieces, covered, offsets } = await outstandingRecordsOf(tx, stripeId);
   assert(
-    outstanding === pieces - settled - offsets,
-    `advance ${advance.id}: stripe ${stripeId}'s outstanding ${outstanding} is not its records' ` +
-      `${pieces} − ${settled} − ${offsets}`,
+    counters.outstanding === pieces - covered - offsets,
+    `advance ${advance.id}: stripe ${stripeId}'s outstanding ${counters.outstanding} is not its records' ` +
+      `${pieces} − ${covered} − ${offsets}`,
   );
   assert(
-    settled <= pieces - piece.amount,
-    `advance ${advance.id}: stripe ${stripeId} settled its piece before the reversal`,
+    counters.covered === covered,
+    `advance ${advance.id}: stripe ${stripeId}'s covered ${counters.covered} is not its settlement parts' ${covered}`,
   );
 }
 

@@ -17,6 +17,7 @@ import {
   clearingOfRefs,
   entriesOfKeys,
   outstandingMismatches,
+  coveredMismatches,
   postedKeys,
   entrySumsWithoutPosting,
   postingSumsOff,
@@ -475,8 +476,8 @@ async function settlementChecks(shards: ShardSet, businessDate: string): Promise
 
 /**
  * Advances against their postings and settlements: every stripe's outstanding advance equals
- * its pieces less what settlements covered, and every ADVANCE posting of the date moved exactly
- * its piece out of the stripe's pending.
+ * its pieces less what settlements covered, its covered counter its settlement parts' sum, and
+ * every ADVANCE posting of the date moved exactly its piece out of the stripe's pending.
  */
 async function advanceChecks(shards: ShardSet, businessDate: string): Promise<Discrepancy[]> {
   const perShard = await Promise.all(
@@ -488,6 +489,13 @@ async function advanceChecks(shards: ShardSet, businessDate: string): Promise<Di
           `stripe ${m.stripeId} records ${m.stored} advanced and not settled; its advance pieces less its settled parts say ${m.expected}`,
         ),
       );
+      const covered = (await coveredMismatches(shard.db)).map((m) =>
+        discrepancy(
+          'SETTLEMENT_MISMATCH',
+          { accountId: m.stripeId, expected: m.expected, actual: m.stored },
+          `stripe ${m.stripeId} records ${m.stored} covered by settlements; its settlement parts say ${m.expected}`,
+        ),
+      );
       const postingsOff = (await advancePostingMismatches(shard.db, businessDate)).map((m) =>
         discrepancy(
           'SETTLEMENT_MISMATCH',
@@ -497,7 +505,7 @@ async function advanceChecks(shards: ShardSet, businessDate: string): Promise<Di
             : `advance posting ${m.postingId} moved ${m.moved} from stripe ${m.stripeId}, its piece says ${m.recorded}`,
         ),
       );
-      return [...counters, ...postingsOff];
+      return [...counters, ...covered, ...postingsOff];
     }),
   );
   return perShard.flat();

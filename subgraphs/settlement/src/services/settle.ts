@@ -41,7 +41,7 @@ import { markSettled, type SettledItems } from '@paygraph/transaction/write-mode
 import type { SettlementPartRow, SettlementRow } from '../db/schema/settlement';
 import { creditRepaidOf, netOf, settlePart, type PartFigures } from '../domain/fees';
 import { mayOperate } from './access';
-import { addOutstanding, lockOutstanding } from '../db/advance-store';
+import { coverOutstanding, lockOutstanding } from '../db/advance-store';
 import { repayAdvanceByRefunds } from './advance-refunds';
 import { whileNoAdvanceRuns } from './advance-lock';
 
@@ -346,7 +346,7 @@ async function settleStripe(
         part = partRow(settlement, account.id, figures, postingId, now());
         await insertPart(tx, part);
         if (figures.advanced > 0n)
-          await addOutstanding(tx, account.id, settlement.merchantAccountId, -figures.advanced);
+          await coverOutstanding(tx, account.id, settlement.merchantAccountId, figures.advanced);
         await markSettled(tx, settlement.id, settled);
         if (!postingId) {
           // No posting here reads the stripe's fence row: read after the writes, as a posting's lock would.

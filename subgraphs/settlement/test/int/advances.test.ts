@@ -12,7 +12,7 @@ import { AdvanceKit, sum } from '../../../../test/support/advances';
 import { advanceFeeOf, feeOf } from '../../src/domain/fees';
 import { runSettlement } from '../../src/services/settle';
 import { reconcile } from '../../src/services/reconcile';
-import { outstandingMismatches } from '../../src/db/ledger-checks';
+import { coveredMismatches, outstandingMismatches } from '../../src/db/ledger-checks';
 import { completeAdvance, postPiece } from '../../src/services/advance-pieces';
 import { startAdvanceWorker } from '../../src/services/worker';
 import { insertAdvance } from '../../src/db/advance-store';
@@ -536,6 +536,17 @@ describe('npm run verify over advances', () => {
       sql`UPDATE advance_outstanding SET outstanding = outstanding - 1 WHERE stripe_account_id = ${piece!.stripe}`,
     );
     expect(await all()).toEqual([]);
+    // The covered counter (a reversal reads what settlements covered since its piece) against its parts.
+    const covered = async () => (await Promise.all(stack.shards.all.map((s) => coveredMismatches(s.db)))).flat();
+    expect(await covered()).toEqual([]);
+    await db.execute(
+      sql`UPDATE advance_outstanding SET covered = covered + 1 WHERE stripe_account_id = ${piece!.stripe}`,
+    );
+    expect(await covered()).toEqual([{ stripeId: piece!.stripe, stored: 1n, expected: 0n }]);
+    await db.execute(
+      sql`UPDATE advance_outstanding SET covered = covered - 1 WHERE stripe_account_id = ${piece!.stripe}`,
+    );
+    expect(await covered()).toEqual([]);
   });
 });
 
@@ -966,21 +977,176 @@ describe('an advance cut off between its pieces', () => {
 
   /**
    * A settlement run while the advance is cut off covers its piece as advanced (its 60 of X's 100, nothing
-   * outstanding after): that shortfall no offset explains, and taking the piece back would undo money the settlement
-   * counted as advanced, so the reversal still stops and the advance stays PENDING for an operator, nothing taken back.
+   * outstanding after): a settlement's cover is final, so nothing goes back to pending (it would stay there, no
+   * settlement left to move it) and the piece's fee stays with the platform; the merchant keeps the 54, what the
+   * settlement would have paid less the advance's fee. Before, the reversal crashed on every worker pass ("settled its
+   * piece before the reversal") and the advance stayed PENDING for good.
    */
-  it('is not taken back once a settlement covered its piece as advanced', async () => {
-    const { merchant, x, cut } = await cutOffOnX('reverse-covered', 1_000n);
+  it("keeps what a settlement covered of its piece as advanced, and that part's fee", async () => {
+    const { merchant, x, y, cut, feesStart } = await cutOffOnX('reverse-covered', 1_000n);
     expect(await kit.settle(merchant)).toMatchObject({ grossAmount: 140n, refundedAmount: 40n, advancedAmount: 60n });
     expect((await outstandingOf(merchant)).get(x)).toBe(0n);
-    await expect(completeAdvance(stack.shards, cut, () => new Date())).rejects.toThrow(
-      /settled its piece before the reversal/,
-    );
-    expect((await advanceRows(merchant)).map((r) => r.status)).toEqual(['PENDING']);
-    expect((await piecesOf(cut.id)).map((p) => p.reversed)).toEqual([false]);
-    expect((await stripes(merchant)).get(x)).toEqual({ pending: 0n, available: 1_000n + 54n + 40n });
+    await drainAdvanceWorker();
+    expect((await advanceRows(merchant)).map((r) => [r.id, r.status])).toEqual([[cut.id, 'REVERSED']]);
+    expect((await piecesOf(cut.id)).map((p) => [p.stripe, p.reversed])).toEqual([[x, true]]);
+    const now = await stripes(merchant);
+    expect([now.get(x), now.get(y)]).toEqual([
+      { pending: 0n, available: 1_000n + 54n + 40n },
+      { pending: 0n, available: 0n },
+    ]);
+    expect(await feeIncome()).toBe(feesStart + 6n);
+    expect(await refundOffsets(x)).toEqual([{ refundId: cut.id, amount: -60n }]);
+    expect(sum((await outstandingOf(merchant)).values())).toBe(0n);
     await kit.booksAgree();
-    // The operator's part, outside this test: its row goes, so that no later advance worker pass of this file meets it.
-    await stack.shards.of('account', merchant).db.execute(sql`DELETE FROM advances WHERE id = ${cut.id}`);
+  });
+
+  /**
+   * Between: yesterday's settlement was not run, today's counts the refund's 30 (X's outstanding 30) and covers the
+   * other 30 of X's unsettled money as advanced. Of the piece, 30 the refund gave back (its fee share back) and 30 the
+   * settlement covered (kept, its fee share too): 3 of the fee back, X's available 1,000 + 54 − 30 + 3 and the platform
+   * 3, the 1,030 the merchant would have without the advance. Before, the reversal crashed on every worker pass.
+   */
+  it('gives back only the fee of the part a refund repaid once a settlement covered the rest', async () => {
+    const { merchant, x, y, cut, refundX, feesStart } = await refundedBeforeReversal('reverse-half', 1_000n);
+    const settled = await kit.settle(merchant);
+    expect(settled).toMatchObject({ grossAmount: 140n, refundedAmount: 110n, advancedAmount: 30n, feeAmount: 0n });
+    expect((await outstandingOf(merchant)).get(x)).toBe(0n);
+    await drainAdvanceWorker();
+    expect((await advanceRows(merchant)).map((r) => [r.id, r.status])).toEqual([[cut.id, 'REVERSED']]);
+    const now = await stripes(merchant);
+    expect([now.get(x), now.get(y)]).toEqual([
+      { pending: 0n, available: 1_000n + 54n - 30n + 3n },
+      { pending: 0n, available: 0n },
+    ]);
+    expect(await feeIncome()).toBe(feesStart + 3n);
+    expect((await refundOffsets(x)).sort((a, b) => Number(a.amount - b.amount))).toEqual([
+      { refundId: cut.id, amount: -60n },
+      { refundId: refundX, amount: 30n },
+    ]);
+    expect(sum((await outstandingOf(merchant)).values())).toBe(0n);
+    await kit.booksAgree();
+  });
+
+  /** A merchant paid on its home row X and a stripe Y on another database, at 100% and 10%, no settlement fee. */
+  async function merchantOnXAndY(prefix: string, prior: bigint) {
+    const owner = unique(prefix);
+    const ownerToken = await token(owner, 'customer');
+    const merchant = await open(owner, 'MERCHANT');
+    const { home, remote } = await kit.homeAndRemote(await kit.payersOnEveryShard('1000000'), merchant);
+    expect(remote).not.toBe(home);
+    await kit.termsOk(merchant, 10_000, 1_000, '1000000');
+    await kit.feeRate(merchant, 0);
+    if (prior > 0n) await kit.deposit(merchant, String(prior));
+    return { merchant, ownerToken, home, remote };
+  }
+
+  /** An advance of one piece, posted and marked PAID as a request would. */
+  async function paidOnOne(merchant: string, stripeAccountId: string, amount: bigint, feeAmount: bigint) {
+    const row = await cutOff(merchant, [{ stripeAccountId, amount, feeAmount }]);
+    expect((await completeAdvance(stack.shards, row, () => new Date())).status).toBe('PAID');
+  }
+
+  /**
+   * The stripe's history before the piece does not judge its shortfall: an advance of Y's 50, Y's payment refunded
+   * (50 of X's pending moves to Y, X's offset −50, its outstanding +50), X's settlement covering those 50; then an
+   * advance cut off after its piece of 60 on X, and 70 of X's new payment refunded, 30 from X's available. Its
+   * reversal finds X's outstanding 30 (the refund counted), the whole shortfall the refund's. Before, its check read
+   * the stripe's whole history (covered 50 > its other pieces' 0, the offsets −20 short of the shortfall) and crashed on
+   * every worker pass, the advance PENDING for good.
+   */
+  it('is taken back after an older move of pending out of its stripe that a settlement covered', async () => {
+    const { merchant, ownerToken, home, remote } = await merchantOnXAndY('reverse-moved', 0n);
+    await pay(home, merchant, '100');
+    const payY0 = await pay(remote, merchant, '50');
+    const [x, y] = [await kit.stripeOf(merchant, home), await kit.stripeOf(merchant, remote)];
+    const feesStart = await feeIncome();
+    await paidOnOne(merchant, y, 50n, 5n);
+    const refundY = await kit.refund(payY0, '50', ownerToken);
+    expect(refundY).toMatchObject({ __typename: 'Refund', status: 'SUCCEEDED' });
+    expect(await refundOffsets(x)).toEqual([{ refundId: expect.any(String), amount: -50n }]);
+    expect(await kit.settle(merchant)).toMatchObject({ grossAmount: 150n, refundedAmount: 50n, advancedAmount: 50n });
+    let now = await stripes(merchant);
+    expect([now.get(x), now.get(y)]).toEqual([
+      { pending: 0n, available: 50n },
+      { pending: 0n, available: 45n },
+    ]);
+    expect(sum((await outstandingOf(merchant)).values())).toBe(0n);
+
+    const payX = await pay(home, merchant, '100');
+    const payY = await pay(remote, merchant, '40');
+    const cut = await cutOff(merchant, [
+      { stripeAccountId: x, amount: 60n, feeAmount: 6n },
+      { stripeAccountId: y, amount: 40n, feeAmount: 4n },
+    ]);
+    expect(await kit.refund(payY, '40', ownerToken)).toMatchObject({ __typename: 'Refund', status: 'SUCCEEDED' });
+    const refundX = await kit.refund(payX, '70', ownerToken);
+    expect(refundX).toMatchObject({ __typename: 'Refund', status: 'SUCCEEDED' });
+    expect(await kit.moves(refundX.id as string)).toEqual([]);
+    expect((await stripes(merchant)).get(x)).toEqual({ pending: 0n, available: 50n + 54n - 30n });
+    await drainAdvanceWorker();
+    expect((await advanceRows(merchant)).find((r) => r.id === cut.id)?.status).toBe('REVERSED');
+    // 30 back to pending (X's unsettled money), the other 30 the refund's, the whole fee back: available as before.
+    now = await stripes(merchant);
+    expect([now.get(x), now.get(y)]).toEqual([
+      { pending: 30n, available: 50n },
+      { pending: 0n, available: 45n },
+    ]);
+    expect(await feeIncome()).toBe(feesStart + 5n);
+    expect((await refundOffsets(x)).map((o) => o.amount).sort((a, b) => Number(a - b))).toEqual([-50n, -30n, 30n]);
+    expect(sum((await outstandingOf(merchant)).values())).toBe(0n);
+    await kit.booksAgree();
+    // Today's settlement is done: tomorrow's takes today's unsettled 30 as a straggler, all of it moved.
+    const today = businessDateOf(new Date());
+    const tomorrow = addDays(today, 1);
+    const late = await runSettlement(
+      stack.shards,
+      merchant,
+      tomorrow,
+      () => new Date(`${addDays(tomorrow, 1)}T12:00:00Z`),
+      testSettlementSettings(),
+      { stragglers: [today] },
+    );
+    expect(late.ok && late.value).toMatchObject({ advancedAmount: 0n, feeAmount: 0n });
+    expect((await stripes(merchant)).get(x)).toEqual({ pending: 0n, available: 80n });
+    expect(sum((await outstandingOf(merchant)).values())).toBe(0n);
+    await kit.booksAgree([today, tomorrow]);
+  });
+
+  /**
+   * Older refunds' repayments on the stripe do not let a settlement's cover of this piece pass as given back: an
+   * advance of X's 100 repaid whole by a refund (counted by today's settlement, X's offset +100), then an advance cut
+   * off after its piece of 60 on X, which today's settlement covers. Before, the stripe's whole history explained the
+   * shortfall (covered 60 ≤ its other pieces' 100), nothing came back to pending and the whole fee of 6 went back: the
+   * merchant kept the 60 the settlement counted as advanced, fee-free. Now the fee stays: X's available 1,084 and the
+   * platform 16, as 1,090 and 10 would be without the second advance.
+   */
+  it('keeps the fee of what a settlement covered of its piece, whatever older refunds repaid on the stripe', async () => {
+    const { merchant, ownerToken, home, remote } = await merchantOnXAndY('reverse-old-offsets', 1_000n);
+    const pay0 = await pay(home, merchant, '100');
+    const x = await kit.stripeOf(merchant, home);
+    const feesStart = await feeIncome();
+    await paidOnOne(merchant, x, 100n, 10n);
+    expect(await kit.refund(pay0, '100', ownerToken)).toMatchObject({ __typename: 'Refund', status: 'SUCCEEDED' });
+    await pay(home, merchant, '100');
+    const payY = await pay(remote, merchant, '40');
+    const y = await kit.stripeOf(merchant, remote);
+    const cut = await cutOff(merchant, [
+      { stripeAccountId: x, amount: 60n, feeAmount: 6n },
+      { stripeAccountId: y, amount: 40n, feeAmount: 4n },
+    ]);
+    expect(await kit.refund(payY, '40', ownerToken)).toMatchObject({ __typename: 'Refund', status: 'SUCCEEDED' });
+    expect(await kit.settle(merchant)).toMatchObject({ grossAmount: 240n, refundedAmount: 140n, advancedAmount: 60n });
+    expect((await outstandingOf(merchant)).get(x)).toBe(0n);
+    await drainAdvanceWorker();
+    expect((await advanceRows(merchant)).find((r) => r.id === cut.id)?.status).toBe('REVERSED');
+    const now = await stripes(merchant);
+    expect([now.get(x), now.get(y)]).toEqual([
+      { pending: 0n, available: 1_000n + 90n - 100n + 54n + 40n },
+      { pending: 0n, available: 0n },
+    ]);
+    expect(await feeIncome()).toBe(feesStart + 10n + 6n);
+    expect((await refundOffsets(x)).map((o) => o.amount).sort((a, b) => Number(a - b))).toEqual([-60n, 100n]);
+    expect(sum((await outstandingOf(merchant)).values())).toBe(0n);
+    await kit.booksAgree();
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkTerms, offerOf, planPieces, repaidByRefunds } from '../../src/domain/advances';
+import { checkTerms, offerOf, pieceReversalOf, planPieces, repaidByRefunds } from '../../src/domain/advances';
 import { advanceFeeOf } from '../../src/domain/fees';
 import { useSeededRandom } from '../../../../test/support/seeded-random';
 
@@ -109,5 +109,20 @@ describe('advance rules', () => {
     expect(() =>
       repaidByRefunds(keys, [{ key: 'other', accountId: 'x', bucket: 'AVAILABLE', amount: -1n }], 'x'),
     ).toThrow(/no refund asked/);
+  });
+
+  it('take a piece back as far as outstanding goes, keeping the fee share of what settlements since covered', () => {
+    const piece = { amount: 60n, feeAmount: 7n };
+    // Nothing short: all back, the whole fee, whatever settlements covered of older pieces since.
+    expect(pieceReversalOf(piece, 100n, 40n)).toEqual({ takenBack: 60n, settled: 0n, feeBack: 7n });
+    // Refunds repaid 30 and nothing was covered since: 30 back, the whole fee (the merchant gave the rest back).
+    expect(pieceReversalOf(piece, 30n, 0n)).toEqual({ takenBack: 30n, settled: 0n, feeBack: 7n });
+    // A settlement since covered 30 of it: 7 × 30 / 60 = 3.5 back, rounded down in the platform's favour.
+    expect(pieceReversalOf(piece, 0n, 30n)).toEqual({ takenBack: 0n, settled: 30n, feeBack: 3n });
+    // Covered whole (more since counts no further): nothing back, the fee kept.
+    expect(pieceReversalOf(piece, 0n, 500n)).toEqual({ takenBack: 0n, settled: 60n, feeBack: 0n });
+    expect(pieceReversalOf(piece, 10n, 20n)).toEqual({ takenBack: 10n, settled: 20n, feeBack: 4n });
+    expect(() => pieceReversalOf(piece, 0n, -1n)).toThrow(/covered since -1/);
+    expect(() => pieceReversalOf({ amount: 0n, feeAmount: 0n }, 0n, 0n)).toThrow(/out of range/);
   });
 });

@@ -133,8 +133,16 @@ export const advancePieces = mysqlTable(
     amount: money('amount'),
     feeAmount: money('fee_amount'),
     postingId: varchar('posting_id', { length: 33 }).notNull(),
-    /** Set when an advance that could not post every piece took this one back. */
+    /**
+     * Set when an advance that could not post every piece took this one back, as far as no settlement had covered it
+     * since it posted (services/advance-pieces.ts prepareReversal).
+     */
     reversed: boolean('reversed').notNull().default(false),
+    /**
+     * The stripe's advance_outstanding.covered when the piece posted: its reversal reads what settlements covered since
+     * (more than the stripe's outstanding can still give back is this piece, covered as advanced, final).
+     */
+    coveredBefore: money('covered_before'),
     createdAt: moment('created_at'),
   },
   (t) => [primaryKey({ columns: [t.advanceId, t.stripeAccountId] })],
@@ -150,6 +158,11 @@ export const advanceOutstanding = mysqlTable('advance_outstanding', {
   stripeAccountId: varchar('stripe_account_id', { length: 33 }).primaryKey(),
   merchantAccountId: varchar('merchant_account_id', { length: 33 }).notNull(),
   outstanding: money('outstanding'),
+  /**
+   * Σ what the stripe's settlement parts covered (their advancedAmount), raised with outstanding's fall in the part's
+   * transaction: a piece records it when it posts, so its reversal knows what settlements covered since.
+   */
+  covered: money('covered'),
 });
 
 /**

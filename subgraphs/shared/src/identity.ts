@@ -143,7 +143,9 @@ export async function verifyAuthorization(
   const verified = await verifyToken(token, settings);
   if (verified.ok) {
     cache.set(token, verified, verified.expiresAt);
-    verifiedOnceFor(settings).set(token, verified.expiresAt);
+    cacheFor(verifiedOnceBySettings, settings, tokenAdmissionsMax).set(token, true, verified.expiresAt, {
+      untilExp: true,
+    });
   }
   return verified;
 }
@@ -160,26 +162,10 @@ type Verified = { ok: true; identity: Identity; expiresAt: number };
 export function verifiedOnce(header: string | undefined, settings: TokenSettings): boolean {
   if (!header) return false;
   const match = bearerPattern.exec(header.trim());
-  return match !== null && verifiedOnceFor(settings).has(match[1]!);
+  return match !== null && cacheFor(verifiedOnceBySettings, settings, tokenAdmissionsMax).get(match[1]!) === true;
 }
 
 const verifiedOnceBySettings = new WeakMap<TokenSettings, VerifiedTokenCache<true>>();
-
-function verifiedOnceFor(settings: TokenSettings): {
-  has(token: string): boolean;
-  set(token: string, exp: number): void;
-} {
-  let cache = verifiedOnceBySettings.get(settings);
-  if (!cache) {
-    cache = new VerifiedTokenCache<true>(Date, tokenAdmissionsMax);
-    verifiedOnceBySettings.set(settings, cache);
-  }
-  const entries = cache;
-  return {
-    has: (token) => entries.get(token) !== undefined,
-    set: (token, exp) => entries.set(token, true, exp, { untilExp: true }),
-  };
-}
 
 const verifiedBySettings = new WeakMap<TokenSettings, VerifiedTokenCache<Verified>>();
 

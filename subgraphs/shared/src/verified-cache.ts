@@ -52,10 +52,11 @@ export class VerifiedTokenCache<T extends NonNullable<unknown>> {
 export function cacheFor<K extends object, T extends NonNullable<unknown>>(
   caches: WeakMap<K, VerifiedTokenCache<T>>,
   key: K,
+  entriesMax: number = verifiedTokenCacheEntriesMax,
 ): VerifiedTokenCache<T> {
   let cache = caches.get(key);
   if (!cache) {
-    cache = new VerifiedTokenCache<T>();
+    cache = new VerifiedTokenCache<T>(Date, entriesMax);
     caches.set(key, cache);
   }
   return cache;

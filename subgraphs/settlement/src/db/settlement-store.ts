@@ -39,22 +39,6 @@ export async function claimSettlement(shard: Shard, row: typeof settlements.$inf
   });
 }
 
-/** Of these dates, those whose settlement of the merchant is SETTLED: a range of settlements_merchant_date_uq. */
-export async function settledDatesOf(db: Executor, merchantId: string, dates: readonly string[]): Promise<string[]> {
-  if (dates.length === 0) return [];
-  const rows = await db
-    .select({ businessDate: settlements.businessDate })
-    .from(settlements)
-    .where(
-      and(
-        eq(settlements.merchantAccountId, merchantId),
-        inArray(settlements.businessDate, [...new Set(dates)]),
-        eq(settlements.status, 'SETTLED'),
-      ),
-    );
-  return rows.map((r) => r.businessDate);
-}
-
 /** A settlement's merchant, date and status, as the settlement worker plans a pass with them (services/worker.ts). */
 export interface SettlementState {
   merchantId: string;

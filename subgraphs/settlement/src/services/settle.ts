@@ -25,7 +25,7 @@ import {
   insertPart,
   lockPart,
   partsOf,
-  settledDatesOf,
+  settlementStates,
   settlementsByIds,
 } from '../db/settlement-store';
 import {
@@ -191,7 +191,11 @@ async function datesToSettle(
   stragglers: readonly string[],
 ): Promise<string[]> {
   if (stragglers.length === 0) return [businessDate];
-  const settled = new Set(await settledDatesOf(home.db, merchantId, stragglers));
+  const states = await settlementStates(
+    home.db,
+    stragglers.map((date) => ({ merchantId, businessDate: date })),
+  );
+  const settled = new Set(states.filter((s) => s.status === 'SETTLED').map((s) => s.businessDate));
   for (const date of stragglers)
     assert(date < businessDate && settled.has(date), `${date} is not a settled date before ${businessDate}`);
   return [businessDate, ...new Set(stragglers)];

@@ -86,7 +86,12 @@ export type AdvanceStatus =
   | 'PAID'
   /** Under way; a request cut off halfway is finished by the merchant's next advance. */
   | 'PENDING'
-  /** A piece could not post, and every piece that had was taken back. */
+  /**
+   * A piece could not post, and every piece that had was taken back: what it moved out goes back to the stripe's
+   * pending, and its fee to the merchant. Not taken back: what the merchant had repaid since through a refund (its
+   * fee is given back too), and what a settlement since the piece counted as advanced (it paid out that much less),
+   * which the merchant keeps with its share of the fee.
+   */
   | 'REVERSED';
 
 export type AdvanceTerms = {

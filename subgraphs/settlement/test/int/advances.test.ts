@@ -5,7 +5,7 @@ import { stripeIdOf } from '@paygraph/shared/ledger/index';
 import { addDays, businessDateOf } from '@paygraph/shared/business-date';
 import { defaultStack } from '../../../../test/support/default-stack';
 import type { Stack } from '../../../../test/support/stack';
-import type { ShardSet } from '@paygraph/shared/shards/pool';
+import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { contractOperation, errorCodes, gql } from '../../../../test/support/graphql';
 import { testSettlementSettings, testShards, token, unique } from '../../../../test/support/env';
 import { AdvanceKit, sum } from '../../../../test/support/advances';
@@ -515,6 +515,28 @@ describe('twenty-four advances racing for one merchant', () => {
   });
 });
 
+/**
+ * A counter of the stripe's advance_outstanding row moved by one behind the ledger's back: `check` (a verify sum over
+ * every database) finds nothing before, names the stripe with `mismatch` while it is off, and nothing once it is back.
+ */
+async function bumpedAndRestored(
+  db: Shard['db'],
+  stripeId: string,
+  column: 'outstanding' | 'covered',
+  check: () => Promise<unknown[]>,
+  mismatch: { stored: bigint; expected: bigint },
+): Promise<void> {
+  const by = (delta: number) =>
+    db.execute(
+      sql`UPDATE advance_outstanding SET ${sql.identifier(column)} = ${sql.identifier(column)} + ${delta} WHERE stripe_account_id = ${stripeId}`,
+    );
+  expect(await check()).toEqual([]);
+  await by(1);
+  expect(await check()).toEqual([{ stripeId, ...mismatch }]);
+  await by(-1);
+  expect(await check()).toEqual([]);
+}
+
 describe('npm run verify over advances', () => {
   it("finds no stripe whose outstanding advance differs from its pieces, settlements and repayments, and finds one changed behind the ledger's back", async () => {
     const all = async () => (await Promise.all(stack.shards.all.map((s) => outstandingMismatches(s.db)))).flat();
@@ -527,26 +549,10 @@ describe('npm run verify over advances', () => {
     const advanced = (await advance(merchant, '400')).data!.advanceSettlement;
     const [piece] = await piecesOf(advanced.id);
     const db = stack.shards.of('account', piece!.stripe).db;
-    expect(await all()).toEqual([]);
-    await db.execute(
-      sql`UPDATE advance_outstanding SET outstanding = outstanding + 1 WHERE stripe_account_id = ${piece!.stripe}`,
-    );
-    expect(await all()).toEqual([{ stripeId: piece!.stripe, stored: 401n, expected: 400n }]);
-    await db.execute(
-      sql`UPDATE advance_outstanding SET outstanding = outstanding - 1 WHERE stripe_account_id = ${piece!.stripe}`,
-    );
-    expect(await all()).toEqual([]);
+    await bumpedAndRestored(db, piece!.stripe, 'outstanding', all, { stored: 401n, expected: 400n });
     // The covered counter (a reversal reads what settlements covered since its piece) against its parts.
     const covered = async () => (await Promise.all(stack.shards.all.map((s) => coveredMismatches(s.db)))).flat();
-    expect(await covered()).toEqual([]);
-    await db.execute(
-      sql`UPDATE advance_outstanding SET covered = covered + 1 WHERE stripe_account_id = ${piece!.stripe}`,
-    );
-    expect(await covered()).toEqual([{ stripeId: piece!.stripe, stored: 1n, expected: 0n }]);
-    await db.execute(
-      sql`UPDATE advance_outstanding SET covered = covered - 1 WHERE stripe_account_id = ${piece!.stripe}`,
-    );
-    expect(await covered()).toEqual([]);
+    await bumpedAndRestored(db, piece!.stripe, 'covered', covered, { stored: 1n, expected: 0n });
   });
 });
 

@@ -743,14 +743,7 @@ describe('an advance cut off between its pieces', () => {
    * refunded whole (Y's pending gone, so its piece of 40 can no longer post).
    */
   async function cutOffOnX(prefix: string, prior: bigint) {
-    const owner = unique(prefix);
-    const ownerToken = await token(owner, 'customer');
-    const merchant = await open(owner, 'MERCHANT');
-    const { home, remote } = await kit.homeAndRemote(await kit.payersOnEveryShard('1000000'), merchant);
-    expect(remote).not.toBe(home);
-    await kit.termsOk(merchant, 10_000, 1_000, '1000000');
-    await kit.feeRate(merchant, 0);
-    if (prior > 0n) await kit.deposit(merchant, String(prior));
+    const { merchant, ownerToken, home, remote } = await merchantOnXAndY(prefix, prior);
     const payX = await pay(home, merchant, '100');
     const payY = await pay(remote, merchant, '40');
     const [x, y] = [await kit.stripeOf(merchant, home), await kit.stripeOf(merchant, remote)];

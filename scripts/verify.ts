@@ -10,7 +10,7 @@ import {
   verifyShard,
 } from '../subgraphs/shared/src/ledger/index';
 import { legFindings } from '../subgraphs/transaction/src/services/leg-integrity';
-import { coveredMismatches, outstandingMismatches } from '../subgraphs/settlement/src/db/ledger-checks';
+import { counterMismatches, outstandingMismatches } from '../subgraphs/settlement/src/db/ledger-checks';
 
 /**
  * `npm run verify`: checks every account's MAC and every entry's hash chain on every shard of
@@ -18,8 +18,8 @@ import { coveredMismatches, outstandingMismatches } from '../subgraphs/settlemen
  * left out would be missing from the merchant's balance and settlement; `npm run migrate`
  * fills such gaps), and that payments of many legs add up and campaigns' counters match their
  * payments (services/leg-integrity.ts), and that every stripe's outstanding settlement advance is
- * its pieces less what settlements covered and refunds repaid (issue 33) and its covered counter its settlement parts'
- * advancedAmount (what a piece's reversal keeps as settled reads it), that each legal entity's
+ * its pieces less what settlements covered and refunds repaid (issue 33), its covered counter its settlement parts'
+ * advancedAmount and its moved counter its moves' offsets (a piece's reversal reads both), that each legal entity's
  * books net to zero per currency on every shard and that the books' figure of each entity, class and
  * currency equals the sum of its accounts' balances (the total–subtotal check, issue 49). Prints
  * what it finds and exits 1 if anything is wrong.
@@ -61,15 +61,18 @@ try {
       `  OUTSTANDING_MISMATCH ${f.shard}/${f.stripeId}: stored ${f.stored}, pieces less covered and repaid ${f.expected}`,
     );
   if (advances.length > 0) clean = false;
-  const covered = (
+  const counters = (
     await Promise.all(
-      shards.all.map(async (s) => (await coveredMismatches(s.db)).map((m) => ({ shard: s.name, ...m }))),
+      shards.all.map(async (s) => (await counterMismatches(s.db)).map((m) => ({ shard: s.name, ...m }))),
     )
   ).flat();
-  console.log(`settlement advances' covered counters: ${covered.length} findings`);
-  for (const f of covered)
-    console.log(`  COVERED_MISMATCH ${f.shard}/${f.stripeId}: stored ${f.stored}, settlement parts ${f.expected}`);
-  if (covered.length > 0) clean = false;
+  console.log(`settlement advances' covered and moved counters: ${counters.length} findings`);
+  for (const f of counters)
+    console.log(
+      `  ${f.counter.toUpperCase()}_MISMATCH ${f.shard}/${f.stripeId}: stored ${f.stored}, ` +
+        `${f.counter === 'covered' ? 'settlement parts' : "moves' offsets"} ${f.expected}`,
+    );
+  if (counters.length > 0) clean = false;
   const health = await ledgerHealth(shards);
   // A database away is left out of the health's figures: the books are not verified until it answers.
   for (const name of health.unreachableShards) console.log(`  UNREACHABLE ${name}: its books were not read`);

@@ -6,7 +6,7 @@ import { addDays, businessDateOf } from '@paygraph/shared/business-date';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { runSettlement } from '@paygraph/settlement/services/settle';
 import { reconcile } from '@paygraph/settlement/services/reconcile';
-import { coveredMismatches, outstandingMismatches } from '@paygraph/settlement/db/ledger-checks';
+import { counterMismatches, outstandingMismatches } from '@paygraph/settlement/db/ledger-checks';
 import type { Stack } from './stack';
 import { contractOperation, gql } from './graphql';
 import { testSettlementSettings, unique } from './env';
@@ -299,7 +299,7 @@ export class AdvanceKit {
     }
     const counters = await Promise.all(this.shards().all.map((s) => outstandingMismatches(s.db)));
     expect(counters.flat().map(jsonOf)).toEqual([]);
-    const covered = await Promise.all(this.shards().all.map((s) => coveredMismatches(s.db)));
+    const covered = await Promise.all(this.shards().all.map((s) => counterMismatches(s.db)));
     expect(covered.flat().map(jsonOf)).toEqual([]);
   };
 }

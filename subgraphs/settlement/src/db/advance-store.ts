@@ -1,4 +1,5 @@
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, inArray, like, sql } from 'drizzle-orm';
+import { idKinds } from '@paygraph/shared/ids';
 import { openHere } from '@paygraph/shared/control/index';
 import type { Executor, Tx } from '@paygraph/shared/shards/transaction';
 import {
@@ -83,14 +84,30 @@ export async function lockOutstanding(tx: Tx, stripeId: string): Promise<bigint>
   return (await lockOutstandingRow(tx, stripeId)).outstanding;
 }
 
-/** The stripe's outstanding and what its settlements covered in all (covered), locked; no row yet: both 0. */
-export async function lockOutstandingRow(tx: Tx, stripeId: string): Promise<{ outstanding: bigint; covered: bigint }> {
+/**
+ * advance_refund_offsets' rows of moves of pending are keyed by the sweep's id (write-model/advances.ts): a LIKE
+ * pattern for them (`_` escaped), apart from refunds' and reversals' rows.
+ */
+export const sweepOffsetIds = `${idKinds.sweep}\\_%`;
+
+/** A stripe's advance counters (advance_outstanding; no row yet: all 0). */
+export interface OutstandingCounters {
+  outstanding: bigint;
+  /** Σ what its settlement parts covered. */
+  covered: bigint;
+  /** Σ what moves of pending changed outstanding by (+ out of the stripe, − what a move in repaid). */
+  moved: bigint;
+}
+
+/** The stripe's counters, locked; no row yet: all 0. */
+export async function lockOutstandingRow(tx: Tx, stripeId: string): Promise<OutstandingCounters> {
   const rows = await tx
     .select()
     .from(advanceOutstanding)
     .where(eq(advanceOutstanding.stripeAccountId, stripeId))
     .for('update');
-  return { outstanding: rows[0]?.outstanding ?? 0n, covered: rows[0]?.covered ?? 0n };
+  const row = rows[0];
+  return { outstanding: row?.outstanding ?? 0n, covered: row?.covered ?? 0n, moved: row?.moved ?? 0n };
 }
 
 /**
@@ -105,6 +122,22 @@ export async function coverOutstanding(tx: Tx, stripeId: string, merchantId: str
       set: {
         outstanding: sql`${advanceOutstanding.outstanding} - ${amount}`,
         covered: sql`${advanceOutstanding.covered} + ${amount}`,
+      },
+    });
+}
+
+/**
+ * A move of pending's change of the stripe's outstanding (signed: + out of the stripe, − what a move in repaid): both
+ * outstanding and moved (Σ such changes) by `delta`, in the move's transaction, creating the row on the first.
+ */
+export async function moveOutstanding(tx: Tx, stripeId: string, merchantId: string, delta: bigint): Promise<void> {
+  await tx
+    .insert(advanceOutstanding)
+    .values({ stripeAccountId: stripeId, merchantAccountId: merchantId, outstanding: delta, moved: delta })
+    .onDuplicateKeyUpdate({
+      set: {
+        outstanding: sql`${advanceOutstanding.outstanding} + ${delta}`,
+        moved: sql`${advanceOutstanding.moved} + ${delta}`,
       },
     });
 }
@@ -126,7 +159,7 @@ export async function addOutstanding(tx: Tx, stripeId: string, merchantId: strin
 export async function outstandingRecordsOf(
   tx: Tx,
   stripeId: string,
-): Promise<{ pieces: bigint; covered: bigint; offsets: bigint }> {
+): Promise<{ pieces: bigint; covered: bigint; offsets: bigint; moved: bigint }> {
   const [pieces] = await tx
     .select({ total: sql<string>`COALESCE(SUM(${advancePieces.amount}), 0)` })
     .from(advancePieces)
@@ -139,7 +172,18 @@ export async function outstandingRecordsOf(
     .select({ total: sql<string>`COALESCE(SUM(${advanceRefundOffsets.amount}), 0)` })
     .from(advanceRefundOffsets)
     .where(eq(advanceRefundOffsets.stripeAccountId, stripeId));
-  return { pieces: BigInt(pieces!.total), covered: BigInt(covered!.total), offsets: BigInt(offsets!.total) };
+  const [moves] = await tx
+    .select({ total: sql<string>`COALESCE(SUM(${advanceRefundOffsets.amount}), 0)` })
+    .from(advanceRefundOffsets)
+    .where(
+      and(eq(advanceRefundOffsets.stripeAccountId, stripeId), like(advanceRefundOffsets.refundId, sweepOffsetIds)),
+    );
+  return {
+    pieces: BigInt(pieces!.total),
+    covered: BigInt(covered!.total),
+    offsets: BigInt(offsets!.total),
+    moved: -BigInt(moves!.total),
+  };
 }
 
 /** Which of these refunds already lowered the stripe's outstanding advance. */

@@ -2,6 +2,7 @@ import { eq, inArray, sql } from 'drizzle-orm';
 import type { Executor } from '@paygraph/shared/shards/transaction';
 import { ledgerEntries, postings } from '@paygraph/shared/ledger/read-model/tables';
 import { heldHere } from '@paygraph/shared/control/index';
+import { sweepOffsetIds } from './advance-store';
 import { postingIdsPerStatementMax } from '../limits';
 
 /**
@@ -198,26 +199,47 @@ export async function outstandingMismatches(
   return rows.map((r) => ({ stripeId: r.stripe_id, stored: BigInt(r.stored), expected: BigInt(r.expected) }));
 }
 
+/** One of a stripe's advance counters that is not what its records say. */
+export interface CounterMismatch {
+  stripeId: string;
+  counter: 'covered' | 'moved';
+  stored: bigint;
+  expected: bigint;
+}
+
 /**
- * Stripes whose covered counter (advance_outstanding.covered, raised by each settlement part in its transaction) is
- * not Σ their settlement parts' advancedAmount. A piece records the counter when it posts and its reversal keeps as
- * settled what it rose by since (services/advance-pieces.ts): a counter changed outside its parts would keep, or give
- * back, a fee for money no settlement covered.
+ * Stripes whose counters a piece records when it posts, and its reversal reads what they rose by since
+ * (services/advance-pieces.ts), are not their records: covered (raised by each settlement part in its transaction) not
+ * Σ their settlement parts' advancedAmount, or moved (changed by each move of pending beside its offset under the
+ * sweep's id) not −Σ their sweeps' offsets. A counter changed outside its records would keep, or give back, a fee for
+ * money no settlement covered, or take back too little or too much of a piece.
  */
-export async function coveredMismatches(
-  db: Executor,
-): Promise<Array<{ stripeId: string; stored: bigint; expected: bigint }>> {
+export async function counterMismatches(db: Executor): Promise<CounterMismatch[]> {
   const [rows] = (await db.execute(sql`
-    SELECT o.stripe_account_id AS stripe_id, o.covered AS stored, COALESCE(s.total, 0) AS expected
+    SELECT o.stripe_account_id AS stripe_id, 'covered' AS counter, o.covered AS stored, COALESCE(s.total, 0) AS expected
     FROM advance_outstanding o
     LEFT JOIN (SELECT stripe_account_id, SUM(advanced_amount) AS total FROM settlement_parts GROUP BY stripe_account_id) s
       ON s.stripe_account_id = o.stripe_account_id
-    WHERE o.covered <> COALESCE(s.total, 0)`)) as unknown as Rows<{
+    WHERE o.covered <> COALESCE(s.total, 0)
+    UNION ALL
+    SELECT o.stripe_account_id, 'moved', o.moved, COALESCE(-m.total, 0)
+    FROM advance_outstanding o
+    LEFT JOIN (SELECT stripe_account_id, SUM(amount) AS total FROM advance_refund_offsets
+      WHERE refund_id LIKE ${sweepOffsetIds} GROUP BY stripe_account_id) m
+      ON m.stripe_account_id = o.stripe_account_id
+    WHERE o.moved <> COALESCE(-m.total, 0)
+    ORDER BY stripe_id, counter`)) as unknown as Rows<{
     stripe_id: string;
+    counter: CounterMismatch['counter'];
     stored: string;
     expected: string;
   }>;
-  return rows.map((r) => ({ stripeId: r.stripe_id, stored: BigInt(r.stored), expected: BigInt(r.expected) }));
+  return rows.map((r) => ({
+    stripeId: r.stripe_id,
+    counter: r.counter,
+    stored: BigInt(r.stored),
+    expected: BigInt(r.expected),
+  }));
 }
 
 /**

@@ -126,28 +126,43 @@ export interface PieceReversal {
   feeBack: bigint;
 }
 
+/** What happened on a piece's stripe since it posted, by the stripe's counters against the piece's record of them. */
+export interface SinceThePiece {
+  /** What the stripe's settlement parts covered as advanced. */
+  coveredSince: bigint;
+  /** What moves of pending changed its outstanding by (+ out of the stripe, − what a move in repaid). */
+  movedSince: bigint;
+}
+
 /**
  * How a piece is taken back when its advance cannot post every piece, given the stripe's `outstanding` (refunds'
- * repayments counted) and what its settlement parts covered since the piece posted (`coveredSince`).
+ * repayments counted) and what its settlements covered and moves of pending changed since the piece posted.
  *
- * Only `min(piece, outstanding)` can go back: what outstanding lacks of the piece, something since took off it. A
- * refund that took from available gave that part back (the merchant repaid it), and so did a move of pending in; a
- * settlement that covered it counted it as advanced, paid, and moved that much less: taking it back would leave money
- * in pending that no settlement will move. The part not taken back is counted as settled up to `coveredSince` (in the
- * platform's favour where the stripe's records cannot tell whose money a settlement covered, this piece's or an older
- * one's: a settlement since the piece covered it first) and its fee share stays with the platform; the fee of the rest
- * (taken back, or repaid by refunds) goes back, rounded down, so that the platform never returns a fee for money the
- * merchant keeps as advanced. Before, a shortfall a settlement explained crashed the reversal for good, or, with
- * enough older offsets on the stripe, passed and gave the whole fee back for money the settlement had covered.
+ * Only `min(piece, outstanding − moved out since)` can go back. A move of pending out of the stripe since (a refund of
+ * another stripe's advanced money taking this stripe's pending) raised outstanding by what now stands against that
+ * money, not this piece: taking it back put money into pending that the moved advance still covers, and with a
+ * settlement's cover of the piece gave back its fee share too. What outstanding lacks of the piece beyond that,
+ * something since took off it. A refund that took from available gave that part back (the merchant repaid it), and so
+ * did a move of pending in; a settlement that covered it counted it as advanced, paid, and moved that much less: taking
+ * it back would leave money in pending that no settlement will move. The part not taken back is counted as settled up
+ * to `coveredSince` (in the platform's favour where the stripe's records cannot tell whose money a settlement covered,
+ * this piece's or an older one's: a settlement since the piece covered it first) and its fee share stays with the
+ * platform; the fee of the rest (taken back, or repaid by refunds) goes back, rounded down, so that the platform never
+ * returns a fee for money the merchant keeps as advanced. Before, a shortfall a settlement explained crashed the
+ * reversal for good, or, with enough older offsets on the stripe, passed and gave the whole fee back for money the
+ * settlement had covered.
  */
 export function pieceReversalOf(
   piece: Pick<Piece, 'amount' | 'feeAmount'>,
   outstanding: bigint,
-  coveredSince: bigint,
+  { coveredSince, movedSince }: SinceThePiece,
 ): PieceReversal {
   assert(piece.amount > 0n && piece.feeAmount >= 0n && piece.feeAmount <= piece.amount, 'a piece out of range');
   assert(outstanding >= 0n && coveredSince >= 0n, `outstanding ${outstanding}, covered since ${coveredSince}`);
-  const takenBack = piece.amount < outstanding ? piece.amount : outstanding;
+  // Moves in since (negative) repaid: already off outstanding, as a refund's repayment is.
+  const movedOut = movedSince > 0n ? movedSince : 0n;
+  const ofPiece = outstanding > movedOut ? outstanding - movedOut : 0n;
+  const takenBack = piece.amount < ofPiece ? piece.amount : ofPiece;
   const notBack = piece.amount - takenBack;
   const settled = notBack < coveredSince ? notBack : coveredSince;
   const feeBack = (piece.feeAmount * (piece.amount - settled)) / piece.amount;

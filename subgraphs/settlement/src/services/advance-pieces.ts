@@ -19,6 +19,7 @@ import {
   insertPiece,
   insertRefundOffsets,
   lockOutstandingRow,
+  type OutstandingCounters,
   lockPiece,
   markPieceReversed,
   outstandingRecordsOf,
@@ -117,8 +118,9 @@ export async function postPiece(
           if (existing) return { proceed: false, result: !existing.reversed };
           // Named by its stripe, as the piece is placed: a shard move carries both with the stripe.
           const postingId = newId('posting', shardOf('account', piece.stripeAccountId));
-          // What the stripe's settlements covered so far, under its lock: a reversal tells what they covered since.
-          const { covered } = await lockOutstandingRow(tx, piece.stripeAccountId);
+          // What the stripe's settlements covered and moves of pending changed so far, under its lock: a reversal tells
+          // what each did since.
+          const { covered, moved } = await lockOutstandingRow(tx, piece.stripeAccountId);
           await insertPiece(tx, {
             advanceId: advance.id,
             stripeAccountId: piece.stripeAccountId,
@@ -126,6 +128,7 @@ export async function postPiece(
             feeAmount: piece.feeAmount,
             postingId,
             coveredBefore: covered,
+            movedBefore: moved,
             createdAt: now(),
           });
           await addOutstanding(tx, piece.stripeAccountId, advance.merchantAccountId, piece.amount);
@@ -204,8 +207,11 @@ async function prepareReversal(
   await refuseFenced(tx, shardName, [shardOf('account', stripeId)]);
   await lockAccount(tx, stripeId);
   const outstanding = await repayAdvanceByRefunds(tx, advance.merchantAccountId, stripeId, locked.outstanding);
-  if (outstanding < piece.amount) await checkShortfall(tx, advance, piece, { ...locked, outstanding });
-  const { takenBack, feeBack } = pieceReversalOf(piece, outstanding, locked.covered - existing.coveredBefore);
+  const { takenBack, feeBack } = pieceReversalOf(piece, outstanding, {
+    coveredSince: locked.covered - existing.coveredBefore,
+    movedSince: locked.moved - existing.movedBefore,
+  });
+  if (takenBack < piece.amount) await checkShortfall(tx, advance, piece, { ...locked, outstanding });
   await markPieceReversed(tx, advance.id, stripeId);
   if (takenBack > 0n) await addOutstanding(tx, stripeId, advance.merchantAccountId, -takenBack);
   if (takenBack < piece.amount)
@@ -220,24 +226,19 @@ async function prepareReversal(
 }
 
 /**
- * A stripe's outstanding below a piece still to be taken back, refunds counted: taken back as far as it goes
- * (pieceReversalOf), but only while the stripe's counters agree with their records (verify's sums): outstanding =
- * Σ pieces not taken back − Σ covered − Σ offsets, and covered = Σ its settlement parts' advancedAmount. A counter
- * changed outside them is corruption, not a shortfall to take back less of: a crash, the advance PENDING for an
- * operator. Read only here, on a shortfall (a crash, then a refund or a settlement before the reversal), so the
+ * A piece not taken back whole, refunds counted: taken back as far as it goes (pieceReversalOf), but only while the
+ * stripe's counters agree with their records (verify's sums): outstanding = Σ pieces not taken back − Σ covered −
+ * Σ offsets, covered = Σ its settlement parts' advancedAmount and moved = −Σ its moves' offsets. A counter changed
+ * outside them is corruption, not a shortfall to take back less of: a crash, the advance PENDING for an operator. Read
+ * only here, on a shortfall (a crash, then a refund, a settlement or a move of pending before the reversal), so the
  * reversal's common path reads nothing more. Before, it also stopped when settlements had covered more than the
  * stripe's other pieces not taken back, judged on the stripe's whole history: a shortfall explained by the refunds
  * and settlements since the piece crashed for good (older moves of pending out of the stripe wrote negative offsets),
  * and older refunds' offsets let a settlement's cover of this piece pass with the whole fee given back.
  */
-async function checkShortfall(
-  tx: Tx,
-  advance: AdvanceRow,
-  piece: Piece,
-  counters: { outstanding: bigint; covered: bigint },
-): Promise<void> {
+async function checkShortfall(tx: Tx, advance: AdvanceRow, piece: Piece, counters: OutstandingCounters): Promise<void> {
   const stripeId = piece.stripeAccountId;
-  const { pieces, covered, offsets } = await outstandingRecordsOf(tx, stripeId);
+  const { pieces, covered, offsets, moved } = await outstandingRecordsOf(tx, stripeId);
   assert(
     counters.outstanding === pieces - covered - offsets,
     `advance ${advance.id}: stripe ${stripeId}'s outstanding ${counters.outstanding} is not its records' ` +
@@ -246,6 +247,10 @@ async function checkShortfall(
   assert(
     counters.covered === covered,
     `advance ${advance.id}: stripe ${stripeId}'s covered ${counters.covered} is not its settlement parts' ${covered}`,
+  );
+  assert(
+    counters.moved === moved,
+    `advance ${advance.id}: stripe ${stripeId}'s moved ${counters.moved} is not its moves' offsets' ${moved}`,
   );
 }
 

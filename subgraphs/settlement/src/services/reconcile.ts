@@ -17,7 +17,7 @@ import {
   clearingOfRefs,
   entriesOfKeys,
   outstandingMismatches,
-  coveredMismatches,
+  counterMismatches,
   postedKeys,
   entrySumsWithoutPosting,
   postingSumsOff,
@@ -476,24 +476,26 @@ async function settlementChecks(shards: ShardSet, businessDate: string): Promise
 
 /**
  * Advances against their postings and settlements: every stripe's outstanding advance equals
- * its pieces less what settlements covered, its covered counter its settlement parts' sum, and
+ * its pieces less what settlements covered, its covered and moved counters their records' sums, and
  * every ADVANCE posting of the date moved exactly its piece out of the stripe's pending.
  */
 async function advanceChecks(shards: ShardSet, businessDate: string): Promise<Discrepancy[]> {
   const perShard = await Promise.all(
     shards.all.map(async (shard) => {
-      const counters = (await outstandingMismatches(shard.db)).map((m) =>
+      const outstandingOff = (await outstandingMismatches(shard.db)).map((m) =>
         discrepancy(
           'SETTLEMENT_MISMATCH',
           { accountId: m.stripeId, expected: m.expected, actual: m.stored },
           `stripe ${m.stripeId} records ${m.stored} advanced and not settled; its advance pieces less its settled parts say ${m.expected}`,
         ),
       );
-      const covered = (await coveredMismatches(shard.db)).map((m) =>
+      const countersOff = (await counterMismatches(shard.db)).map((m) =>
         discrepancy(
           'SETTLEMENT_MISMATCH',
           { accountId: m.stripeId, expected: m.expected, actual: m.stored },
-          `stripe ${m.stripeId} records ${m.stored} covered by settlements; its settlement parts say ${m.expected}`,
+          m.counter === 'covered'
+            ? `stripe ${m.stripeId} records ${m.stored} covered by settlements; its settlement parts say ${m.expected}`
+            : `stripe ${m.stripeId} records ${m.stored} moved by moves of pending; their offsets say ${m.expected}`,
         ),
       );
       const postingsOff = (await advancePostingMismatches(shard.db, businessDate)).map((m) =>
@@ -505,7 +507,7 @@ async function advanceChecks(shards: ShardSet, businessDate: string): Promise<Di
             : `advance posting ${m.postingId} moved ${m.moved} from stripe ${m.stripeId}, its piece says ${m.recorded}`,
         ),
       );
-      return [...counters, ...covered, ...postingsOff];
+      return [...outstandingOff, ...countersOff, ...postingsOff];
     }),
   );
   return perShard.flat();

@@ -1,7 +1,7 @@
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import type { Tx } from '@paygraph/shared/shards/transaction';
 import { onShard, placedHere, stripeShardsOf, type Account } from '@paygraph/shared/ledger/index';
-import { addOutstanding, lockOutstanding, offsetRefunds, outstandingOf } from '../db/advance-store';
+import { addOutstanding, lockOutstanding, moveOutstanding, offsetRefunds, outstandingOf } from '../db/advance-store';
 import { advanceRefundOffsets } from '../db/schema/settlement';
 import { repayAdvanceByRefunds } from '../services/advance-refunds';
 import { whileNoAdvanceRuns } from '../services/advance-lock';
@@ -52,10 +52,11 @@ export async function outstandingByStripe(
 
 /**
  * The debited stripe's side, in the transaction of the posting that took `amount` of its pending: the advance now
- * stands against this stripe's money, so its outstanding goes up by as much.
+ * stands against this stripe's money, so its outstanding goes up by as much, and its moved counter with it (a piece's
+ * reversal does not take back what a move added since the piece: services/advance-pieces.ts).
  */
 export async function pendingMovedOut(tx: Tx, move: PendingMove): Promise<void> {
-  await addOutstanding(tx, move.stripeId, move.merchantId, move.amount);
+  await moveOutstanding(tx, move.stripeId, move.merchantId, move.amount);
   await tx
     .insert(advanceRefundOffsets)
     .values({ refundId: move.moveId, stripeAccountId: move.stripeId, amount: -move.amount });
@@ -78,7 +79,7 @@ export async function pendingMovedIn(tx: Tx, move: PendingMove): Promise<bigint 
   if ((await offsetRefunds(tx, move.stripeId, [move.moveId])).size > 0) return null;
   const outstanding = await repayAdvanceByRefunds(tx, move.merchantId, move.stripeId, locked);
   const repaid = move.amount < outstanding ? move.amount : outstanding;
-  if (repaid > 0n) await addOutstanding(tx, move.stripeId, move.merchantId, -repaid);
+  if (repaid > 0n) await moveOutstanding(tx, move.stripeId, move.merchantId, -repaid);
   await tx
     .insert(advanceRefundOffsets)
     .values({ refundId: move.moveId, stripeAccountId: move.stripeId, amount: repaid });

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { shardOf } from '@paygraph/shared/ids';
@@ -12,7 +13,7 @@ import { AdvanceKit, sum } from '../../../../test/support/advances';
 import { advanceFeeOf, feeOf } from '../../src/domain/fees';
 import { runSettlement } from '../../src/services/settle';
 import { reconcile } from '../../src/services/reconcile';
-import { coveredMismatches, outstandingMismatches } from '../../src/db/ledger-checks';
+import { counterMismatches, outstandingMismatches } from '../../src/db/ledger-checks';
 import { completeAdvance, postPiece } from '../../src/services/advance-pieces';
 import { startAdvanceWorker } from '../../src/services/worker';
 import { insertAdvance } from '../../src/db/advance-store';
@@ -522,9 +523,9 @@ describe('twenty-four advances racing for one merchant', () => {
 async function bumpedAndRestored(
   db: Shard['db'],
   stripeId: string,
-  column: 'outstanding' | 'covered',
+  column: 'outstanding' | 'covered' | 'moved',
   check: () => Promise<unknown[]>,
-  mismatch: { stored: bigint; expected: bigint },
+  mismatch: { counter?: string; stored: bigint; expected: bigint },
 ): Promise<void> {
   const by = (delta: number) =>
     db.execute(
@@ -550,9 +551,11 @@ describe('npm run verify over advances', () => {
     const [piece] = await piecesOf(advanced.id);
     const db = stack.shards.of('account', piece!.stripe).db;
     await bumpedAndRestored(db, piece!.stripe, 'outstanding', all, { stored: 401n, expected: 400n });
-    // The covered counter (a reversal reads what settlements covered since its piece) against its parts.
-    const covered = async () => (await Promise.all(stack.shards.all.map((s) => coveredMismatches(s.db)))).flat();
-    await bumpedAndRestored(db, piece!.stripe, 'covered', covered, { stored: 1n, expected: 0n });
+    // The covered and moved counters (a reversal reads what settlements covered and moves added since its piece)
+    // against their records: its parts, its moves' offsets.
+    const counters = async () => (await Promise.all(stack.shards.all.map((s) => counterMismatches(s.db)))).flat();
+    await bumpedAndRestored(db, piece!.stripe, 'covered', counters, { counter: 'covered', stored: 1n, expected: 0n });
+    await bumpedAndRestored(db, piece!.stripe, 'moved', counters, { counter: 'moved', stored: 1n, expected: 0n });
   });
 });
 
@@ -1039,6 +1042,21 @@ describe('an advance cut off between its pieces', () => {
     return { merchant, ownerToken, home, remote };
   }
 
+  /** Tomorrow's settlement of the merchant, which takes today's unsettled items as stragglers: its answer, both dates. */
+  async function settledTomorrowWithToday(merchant: string) {
+    const today = businessDateOf(new Date());
+    const tomorrow = addDays(today, 1);
+    const late = await runSettlement(
+      stack.shards,
+      merchant,
+      tomorrow,
+      () => new Date(`${addDays(tomorrow, 1)}T12:00:00Z`),
+      testSettlementSettings(),
+      { stragglers: [today] },
+    );
+    return { late: late.ok && late.value, dates: [today, tomorrow] };
+  }
+
   /** An advance of one piece, posted and marked PAID as a request would. */
   async function paidOnOne(merchant: string, stripeAccountId: string, amount: bigint, feeAmount: bigint) {
     const row = await cutOff(merchant, [{ stripeAccountId, amount, feeAmount }]);
@@ -1095,20 +1113,11 @@ describe('an advance cut off between its pieces', () => {
     expect(sum((await outstandingOf(merchant)).values())).toBe(0n);
     await kit.booksAgree();
     // Today's settlement is done: tomorrow's takes today's unsettled 30 as a straggler, all of it moved.
-    const today = businessDateOf(new Date());
-    const tomorrow = addDays(today, 1);
-    const late = await runSettlement(
-      stack.shards,
-      merchant,
-      tomorrow,
-      () => new Date(`${addDays(tomorrow, 1)}T12:00:00Z`),
-      testSettlementSettings(),
-      { stragglers: [today] },
-    );
-    expect(late.ok && late.value).toMatchObject({ advancedAmount: 0n, feeAmount: 0n });
+    const { late, dates } = await settledTomorrowWithToday(merchant);
+    expect(late).toMatchObject({ advancedAmount: 0n, feeAmount: 0n });
     expect((await stripes(merchant)).get(x)).toEqual({ pending: 0n, available: 80n });
     expect(sum((await outstandingOf(merchant)).values())).toBe(0n);
-    await kit.booksAgree([today, tomorrow]);
+    await kit.booksAgree(dates);
   });
 
   /**
@@ -1147,5 +1156,95 @@ describe('an advance cut off between its pieces', () => {
     expect((await refundOffsets(x)).map((o) => o.amount).sort((a, b) => Number(a - b))).toEqual([-60n, 100n]);
     expect(sum((await outstandingOf(merchant)).values())).toBe(0n);
     await kit.booksAgree();
+  });
+
+  /**
+   * A move of pending out of the stripe since the piece is not the piece's to take back: an advance cut off after its
+   * piece of 60 on X (X paid 100), today's settlement covering those 60; then X paid 100 again, an advance of Y's 40
+   * and Y's payment refunded, which moves 40 of X's new pending to Y (X's outstanding +40: the advance now stands
+   * against X's money). The reversal finds X's outstanding 40, all of it the move's: nothing back, the settled piece's
+   * fee kept. Before, it took 40 back to X's pending and 36 out of X's available, and gave 4 of the fee back: the
+   * merchant 4 richer and the platform 4 poorer once tomorrow's settlement paid the 100 in pending out.
+   */
+  it("takes back nothing a move of pending out of its stripe added since, nor the settled part's fee", async () => {
+    const { merchant, ownerToken, home, remote } = await merchantOnXAndY('reverse-moved-since', 0n);
+    await pay(home, merchant, '100');
+    await pay(remote, merchant, '40');
+    const [x, y] = [await kit.stripeOf(merchant, home), await kit.stripeOf(merchant, remote)];
+    const feesStart = await feeIncome();
+    const cut = await cutOff(merchant, [
+      { stripeAccountId: x, amount: 60n, feeAmount: 6n },
+      { stripeAccountId: y, amount: 400n, feeAmount: 40n },
+    ]);
+    expect(await kit.settle(merchant)).toMatchObject({ grossAmount: 140n, advancedAmount: 60n });
+    const payY = await pay(remote, merchant, '40');
+    await pay(home, merchant, '100');
+    await paidOnOne(merchant, y, 40n, 4n);
+    const refundY = await kit.refund(payY, '40', ownerToken);
+    expect(refundY).toMatchObject({ __typename: 'Refund', status: 'SUCCEEDED' });
+    expect((await kit.moves(refundY.id as string)).map((m) => [m.from, m.to, m.bucket, m.amount])).toEqual([
+      [x, y, 'PENDING', 40n],
+    ]);
+    expect(await outstandingOf(merchant)).toEqual(
+      new Map([
+        [x, 40n],
+        [y, 0n],
+      ]),
+    );
+    await drainAdvanceWorker();
+    expect((await advanceRows(merchant)).find((r) => r.id === cut.id)?.status).toBe('REVERSED');
+    const now = await stripes(merchant);
+    expect([now.get(x), now.get(y)]).toEqual([
+      { pending: 60n, available: 54n + 40n },
+      { pending: 0n, available: 40n + 36n },
+    ]);
+    expect(await feeIncome()).toBe(feesStart + 6n + 4n);
+    expect(await outstandingOf(merchant)).toEqual(
+      new Map([
+        [x, 40n],
+        [y, 0n],
+      ]),
+    );
+    await kit.booksAgree();
+    // Tomorrow's settlement takes today's new 100 on X as a straggler: 40 of it the moved advance's, 60 paid out.
+    const { late, dates } = await settledTomorrowWithToday(merchant);
+    expect(late).toMatchObject({ advancedAmount: 40n, feeAmount: 0n });
+    expect((await stripes(merchant)).get(x)).toEqual({ pending: 0n, available: 54n + 40n + 60n });
+    expect(sum((await outstandingOf(merchant)).values())).toBe(0n);
+    await kit.booksAgree(dates);
+  });
+});
+
+/** Every stripe's covered and moved counters and every piece's records of them, on one database. */
+async function countersOn(db: Shard['db']): Promise<string[][]> {
+  const [stripeRows] = (await db.execute(
+    sql`SELECT stripe_account_id, CAST(moved AS CHAR) FROM advance_outstanding ORDER BY stripe_account_id`,
+  )) as unknown as [Array<Record<string, string>>];
+  const [pieceRows] = (await db.execute(
+    sql`SELECT advance_id, stripe_account_id, CAST(moved_before AS CHAR) FROM advance_pieces ORDER BY 1, 2`,
+  )) as unknown as [Array<Record<string, string>>];
+  return [...stripeRows, ...pieceRows].map((r) => Object.values(r));
+}
+
+describe("migration 0017's backfill", () => {
+  /**
+   * Run last in the file, over every advance the tests above made (moves of pending before and after pieces among
+   * them): the migration's UPDATEs, from counters of 0, give every stripe and piece what the code recorded.
+   */
+  it('gives every stripe the moved counter and every piece the record of it that the code keeps', async () => {
+    const migration = readFileSync(new URL('../../drizzle/0017_moved_counter.sql', import.meta.url), 'utf8');
+    const updates = migration.split('--> statement-breakpoint').filter((st) => /^\s*UPDATE/m.test(st));
+    expect(updates).toHaveLength(2);
+    let moved = 0;
+    for (const shard of stack.shards.all) {
+      const kept = await countersOn(shard.db);
+      moved += kept.filter((r) => r.at(-1) !== '0').length;
+      await shard.db.execute(sql`UPDATE advance_outstanding SET moved = 0`);
+      await shard.db.execute(sql`UPDATE advance_pieces SET moved_before = 0`);
+      for (const update of updates) await shard.db.execute(sql.raw(update.replace(/^\s*--.*$/gm, '')));
+      expect(await countersOn(shard.db), shard.name).toEqual(kept);
+    }
+    // The tests above moved pending out of stripes before and after pieces: the check compared counters not all 0.
+    expect(moved).toBeGreaterThan(2);
   });
 });

@@ -113,16 +113,53 @@ describe('advance rules', () => {
 
   it('take a piece back as far as outstanding goes, keeping the fee share of what settlements since covered', () => {
     const piece = { amount: 60n, feeAmount: 7n };
+    const covered = (coveredSince: bigint) => ({ coveredSince, movedSince: 0n });
     // Nothing short: all back, the whole fee, whatever settlements covered of older pieces since.
-    expect(pieceReversalOf(piece, 100n, 40n)).toEqual({ takenBack: 60n, settled: 0n, feeBack: 7n });
+    expect(pieceReversalOf(piece, 100n, covered(40n))).toEqual({ takenBack: 60n, settled: 0n, feeBack: 7n });
     // Refunds repaid 30 and nothing was covered since: 30 back, the whole fee (the merchant gave the rest back).
-    expect(pieceReversalOf(piece, 30n, 0n)).toEqual({ takenBack: 30n, settled: 0n, feeBack: 7n });
+    expect(pieceReversalOf(piece, 30n, covered(0n))).toEqual({ takenBack: 30n, settled: 0n, feeBack: 7n });
     // A settlement since covered 30 of it: 7 × 30 / 60 = 3.5 back, rounded down in the platform's favour.
-    expect(pieceReversalOf(piece, 0n, 30n)).toEqual({ takenBack: 0n, settled: 30n, feeBack: 3n });
+    expect(pieceReversalOf(piece, 0n, covered(30n))).toEqual({ takenBack: 0n, settled: 30n, feeBack: 3n });
     // Covered whole (more since counts no further): nothing back, the fee kept.
-    expect(pieceReversalOf(piece, 0n, 500n)).toEqual({ takenBack: 0n, settled: 60n, feeBack: 0n });
-    expect(pieceReversalOf(piece, 10n, 20n)).toEqual({ takenBack: 10n, settled: 20n, feeBack: 4n });
-    expect(() => pieceReversalOf(piece, 0n, -1n)).toThrow(/covered since -1/);
-    expect(() => pieceReversalOf({ amount: 0n, feeAmount: 0n }, 0n, 0n)).toThrow(/out of range/);
+    expect(pieceReversalOf(piece, 0n, covered(500n))).toEqual({ takenBack: 0n, settled: 60n, feeBack: 0n });
+    expect(pieceReversalOf(piece, 10n, covered(20n))).toEqual({ takenBack: 10n, settled: 20n, feeBack: 4n });
+    expect(() => pieceReversalOf(piece, 0n, covered(-1n))).toThrow(/covered since -1/);
+    expect(() => pieceReversalOf({ amount: 0n, feeAmount: 0n }, 0n, covered(0n))).toThrow(/out of range/);
+  });
+
+  it('take back none of what moves of pending out of the stripe added to its outstanding since the piece', () => {
+    const piece = { amount: 60n, feeAmount: 6n };
+    // Covered whole by a settlement, then 40 of the stripe's new pending moved out (outstanding 40, the moved
+    // advance's): nothing back, the fee kept. Before, 40 came back to pending and 4 of the fee to the merchant.
+    expect(pieceReversalOf(piece, 40n, { coveredSince: 60n, movedSince: 40n })).toEqual({
+      takenBack: 0n,
+      settled: 60n,
+      feeBack: 0n,
+    });
+    // Nothing settled: the piece's 60 back whatever moved out since (outstanding 100 = 60 + 40).
+    expect(pieceReversalOf(piece, 100n, { coveredSince: 0n, movedSince: 40n })).toEqual({
+      takenBack: 60n,
+      settled: 0n,
+      feeBack: 6n,
+    });
+    // A refund repaid 30 of the 100: 30 back, the whole fee (the merchant gave the rest back).
+    expect(pieceReversalOf(piece, 70n, { coveredSince: 0n, movedSince: 40n })).toEqual({
+      takenBack: 30n,
+      settled: 0n,
+      feeBack: 6n,
+    });
+    // Moved out and back in since (net 0), or only in (repaid, already off outstanding): as with no move.
+    for (const movedSince of [0n, -25n])
+      expect(pieceReversalOf(piece, 35n, { coveredSince: 0n, movedSince })).toEqual({
+        takenBack: 35n,
+        settled: 0n,
+        feeBack: 6n,
+      });
+    // More moved out since than outstanding holds (a settlement covered the moved money too): nothing back.
+    expect(pieceReversalOf(piece, 10n, { coveredSince: 100n, movedSince: 40n })).toEqual({
+      takenBack: 0n,
+      settled: 60n,
+      feeBack: 0n,
+    });
   });
 });

@@ -143,6 +143,11 @@ export const advancePieces = mysqlTable(
      * (more than the stripe's outstanding can still give back is this piece, covered as advanced, final).
      */
     coveredBefore: money('covered_before'),
+    /**
+     * The stripe's advance_outstanding.moved when the piece posted: what moves of pending out of the stripe raised its
+     * outstanding by since stands against other money than this piece's, so its reversal does not take it back.
+     */
+    movedBefore: money('moved_before'),
     createdAt: moment('created_at'),
   },
   (t) => [primaryKey({ columns: [t.advanceId, t.stripeAccountId] })],
@@ -163,6 +168,12 @@ export const advanceOutstanding = mysqlTable('advance_outstanding', {
    * transaction: a piece records it when it posts, so its reversal knows what settlements covered since.
    */
   covered: money('covered'),
+  /**
+   * Σ what moves of pending changed outstanding by (write-model/advances.ts): + a move out of the stripe, − what a move
+   * into it repaid; each in the move's transaction, beside its offset under the sweep's id, so it always equals −Σ the
+   * stripe's sweep offsets. A piece records it when it posts, so its reversal knows what moves added since.
+   */
+  moved: money('moved'),
 });
 
 /**

@@ -1,6 +1,8 @@
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import type { Tx } from '@paygraph/shared/shards/transaction';
-import { onShard, placedHere, stripeShardsOf, type Account } from '@paygraph/shared/ledger/index';
+import { shardOf } from '@paygraph/shared/ids';
+import { refuseFenced } from '@paygraph/shared/control/index';
+import { lockAccount, onShard, placedHere, stripeShardsOf, type Account } from '@paygraph/shared/ledger/index';
 import { addOutstanding, lockOutstanding, moveOutstanding, offsetRefunds, outstandingOf } from '../db/advance-store';
 import { advanceRefundOffsets } from '../db/schema/settlement';
 import { repayAdvanceByRefunds } from '../services/advance-refunds';
@@ -71,12 +73,19 @@ export async function pendingMovedOut(tx: Tx, move: PendingMove): Promise<void> 
  * amount − the result, to the stripe's available): the merchant then has what that refund would have taken from
  * the other stripe's pending, never more.
  */
-export async function pendingMovedIn(tx: Tx, move: PendingMove): Promise<bigint | null> {
+export async function pendingMovedIn(tx: Tx, shardName: string, move: PendingMove): Promise<bigint | null> {
   // The counter's row first, made if need be, and locked: a second credit of the same move (the relay beside the
   // refund) waits here until the first commits, then finds its offset (READ COMMITTED) and moves nothing.
   await addOutstanding(tx, move.stripeId, move.merchantId, 0n);
   const locked = await lockOutstanding(tx, move.stripeId);
   if ((await offsetRefunds(tx, move.stripeId, [move.moveId])).size > 0) return null;
+  // The stripe's row before the refunds are read, in a posting's order (its fence row, then the row), as a piece's
+  // reversal does: a refund posts on it, so one not committed by this read waits until the move has landed. Read before
+  // the posting's own lock, a refund committing in between took from available what an advance had moved out, was not
+  // counted, and more of the move landed in pending than the advance still covered: the next settlement then met a
+  // refund's repayment above the stripe's outstanding.
+  await refuseFenced(tx, shardName, [shardOf('account', move.stripeId)]);
+  await lockAccount(tx, move.stripeId);
   const outstanding = await repayAdvanceByRefunds(tx, move.merchantId, move.stripeId, locked);
   const repaid = move.amount < outstanding ? move.amount : outstanding;
   if (repaid > 0n) await moveOutstanding(tx, move.stripeId, move.merchantId, -repaid);

@@ -36,7 +36,7 @@ describe("a pending move's advance offsets", () => {
       pendingMovedOut(tx, { moveId, merchantId, stripeId: from, amount: 40n }),
     );
     await inTransaction(shards.of('account', to), (tx) =>
-      pendingMovedIn(tx, { moveId, merchantId, stripeId: to, amount: 40n }),
+      pendingMovedIn(tx, shards.of('account', to).name, { moveId, merchantId, stripeId: to, amount: 40n }),
     );
     const placed = placedTables.find((t) => t.table === 'advance_refund_offsets')!;
     for (const [stripe, logical] of [

@@ -16,6 +16,7 @@ import { reconcile } from '../../src/services/reconcile';
 import { counterMismatches, outstandingMismatches } from '../../src/db/ledger-checks';
 import { completeAdvance, postPiece } from '../../src/services/advance-pieces';
 import { startAdvanceWorker } from '../../src/services/worker';
+import { completeSweep, debitForSweep } from '@paygraph/transaction/services/sweep';
 import { insertAdvance } from '../../src/db/advance-store';
 import type { AdvanceRow } from '../../src/db/schema/settlement';
 import { newId, parseId } from '@paygraph/shared/ids';
@@ -897,18 +898,53 @@ describe('an advance cut off between its pieces', () => {
     });
 
   /**
-   * Until `n` statements of the stripe's database, other than the test's own, lock rows of accounts (a posting's lock,
-   * or a prepare's): what the test holds makes them wait, so they are still there when asked.
+   * A transaction of the test holds X's row; `refund` is started and waits on it for its posting, then `next` does.
+   * Let go, the refund (first in line) commits before `next` goes on. The refund's answer, once both have ended.
    */
-  async function accountLockWaiters(own: ShardSet, stripe: string, n: number): Promise<void> {
+  async function refundFirstWhileHeld(
+    x: string,
+    refund: () => Promise<Record<string, unknown>>,
+    next: () => Promise<unknown>,
+  ): Promise<Record<string, unknown>> {
+    const own = testShards(2);
+    const holder = await own.of('account', x).pool.getConnection();
+    try {
+      const holderId = await connectionIdOf(holder);
+      await holder.query('BEGIN');
+      await holder.query('SELECT id FROM accounts WHERE id = ? FOR UPDATE', [x]);
+      const refunding = refund();
+      await accountLockWaiters(own, x, 1, holderId);
+      const following = next();
+      await accountLockWaiters(own, x, 2, holderId);
+      await holder.query('COMMIT');
+      const refunded = await refunding;
+      await following;
+      return refunded;
+    } finally {
+      holder.destroy();
+      await own.close();
+    }
+  }
+
+  /** The connection's id in MariaDB's process list. */
+  async function connectionIdOf(connection: { query: (sql: string) => Promise<unknown> }): Promise<number> {
+    const [rows] = (await connection.query('SELECT CONNECTION_ID() AS id')) as [Array<{ id: number }>];
+    return rows[0]!.id;
+  }
+
+  /**
+   * Until `n` statements of the stripe's database, other than the test's own (this poll's and `holderId`, the
+   * connection holding the row: MariaDB lists a statement as running for a while after sending its result), lock rows
+   * of accounts (a posting's lock, or a prepare's): what the test holds makes them wait, so they are still there.
+   */
+  async function accountLockWaiters(own: ShardSet, stripe: string, n: number, holderId: number): Promise<void> {
     const db = own.of('account', stripe).db;
     const started = Date.now();
     for (;;) {
       const [rows] = (await db.execute(sql`
         SELECT ID AS id, INFO AS info FROM information_schema.PROCESSLIST
-        WHERE DB = DATABASE() AND ID <> CONNECTION_ID() AND INFO LIKE '%accounts%for update%'`)) as unknown as [
-        Array<{ id: number; info: string }>,
-      ];
+        WHERE DB = DATABASE() AND ID NOT IN (CONNECTION_ID(), ${holderId})
+          AND INFO LIKE '%accounts%for update%'`)) as unknown as [Array<{ id: number; info: string }>];
       if (rows.length >= n) return;
       // Within the stack's lock wait (2 s): the first waiter must still be waiting when the test lets go.
       if (Date.now() - started > 1_500) {
@@ -931,25 +967,55 @@ describe('an advance cut off between its pieces', () => {
   it('counts a refund that commits while the reversal of its piece waits for the stripe', async () => {
     const left = await cutOffOnX('reverse-race', 1_000n);
     const { ownerToken, x, payX } = left;
-    const own = testShards(2);
-    const holder = await own.of('account', x).pool.getConnection();
-    let refunded: Record<string, unknown> | undefined;
-    try {
-      await holder.query('BEGIN');
-      await holder.query('SELECT id FROM accounts WHERE id = ? FOR UPDATE', [x]);
-      const refunding = kit.refund(payX, '70', ownerToken);
-      await accountLockWaiters(own, x, 1);
-      const draining = drainAdvanceWorker();
-      await accountLockWaiters(own, x, 2);
-      await holder.query('COMMIT');
-      refunded = await refunding;
-      await draining;
-    } finally {
-      holder.destroy();
-      await own.close();
-    }
+    const refunded = await refundFirstWhileHeld(x, () => kit.refund(payX, '70', ownerToken), drainAdvanceWorker);
     expect(refunded).toMatchObject({ __typename: 'Refund', status: 'SUCCEEDED' });
     await expectTakenBackThenSettled(left, 1_000n, [businessDateOf(new Date())]);
+  });
+
+  /**
+   * The same race for a move of pending into the stripe (a refund's top-up, landing through completeSweep): X's 100
+   * advanced whole (outstanding 100), a move of Y's 40 to X debited; a transaction of the test holds X's row, a refund
+   * of 80 of X's payment waits on it for its posting (80 from X's available: nothing pending anywhere), then the move's
+   * credit does. Let go, the refund commits first and the move counts it: outstanding 100 − 80 = 20, so 20 lands in X's
+   * pending and 20 in its available. Before, the move read refunds before the ledger locked X, missed this one and put
+   * all 40 in pending with X's outstanding 60: the settlement then met the refund's 80 above it and crashed.
+   */
+  it('counts a refund that commits while a move of pending into its stripe waits for the stripe', async () => {
+    const { merchant, ownerToken, home, remote } = await merchantOnXAndY('move-in-race', 0n);
+    const payX = await pay(home, merchant, '100');
+    await pay(remote, merchant, '40');
+    const [x, y] = [await kit.stripeOf(merchant, home), await kit.stripeOf(merchant, remote)];
+    await paidOnOne(merchant, x, 100n, 10n);
+    const shards = stack.shards;
+    const move = { fromId: y, toId: x, currency: 'USD', amount: 40n, merchantId: merchant };
+    let sweep: Awaited<ReturnType<typeof debitForSweep>> = null;
+    const refunded = await refundFirstWhileHeld(
+      x,
+      async () => {
+        // Debited on Y's database while X's row is held: its credit (the relay's too) cannot land before the refund.
+        sweep = await debitForSweep(shards, shards.of('account', y), move, unique('move'), () => new Date(), 'PENDING');
+        expect(sweep).toMatchObject({ bucket: 'PENDING', amount: 40n });
+        return kit.refund(payX, '80', ownerToken);
+      },
+      () => completeSweep(shards, shards.of('account', y), sweep!, () => new Date()),
+    );
+    expect(refunded).toMatchObject({ __typename: 'Refund', status: 'SUCCEEDED' });
+    const now = await stripes(merchant);
+    expect([now.get(x), now.get(y)]).toEqual([
+      { pending: 20n, available: 90n - 80n + 20n },
+      { pending: 0n, available: 0n },
+    ]);
+    expect(await outstandingOf(merchant)).toEqual(
+      new Map([
+        [x, 0n],
+        [y, 40n],
+      ]),
+    );
+    // X's unsettled 20 paid out; Y's 40 covered as advanced (the advance now stands against Y's money).
+    expect(await kit.settle(merchant)).toMatchObject({ grossAmount: 140n, refundedAmount: 80n, advancedAmount: 40n });
+    expect((await stripes(merchant)).get(x)).toEqual({ pending: 0n, available: 50n });
+    expect(sum((await outstandingOf(merchant)).values())).toBe(0n);
+    await kit.booksAgree();
   });
 
   /**

@@ -225,7 +225,7 @@ async function creditPendingMove(
     {
       kind: 'prepare',
       prepare: async (tx) => {
-        const toPending = await pendingMovedIn(tx, {
+        const toPending = await pendingMovedIn(tx, shard.name, {
           moveId: sweep.id,
           merchantId: stripe.parentId ?? stripe.id,
           stripeId: stripe.id,

@@ -131,7 +131,7 @@ export const transactionConfig = z
       {
         default: `\`${idempotencyRetentionDaysDefault}\``,
         meaning:
-          'how long idempotency keys are kept: within it a replay answers the original outcome; older keys are purged in batches by every transaction replica',
+          "how long idempotency keys are kept: within it a replay answers the original outcome; older keys, and the ledger's refusals as old, are purged in batches by every transaction replica",
       },
     ),
     relay: z.object({

@@ -103,6 +103,7 @@ export {
 } from './rules/entities';
 export { expandIntercompany, intercompanyDrafts, type IntercompanyDraft } from './rules/intercompany';
 export { ledgerMigrations } from './migrations';
+export { purgeExpiredRejections } from './rejections';
 export { ensureAssetKnown, loadAssets, storeAsset } from './assets';
 export type { AssetInsert, AssetRecord } from './store/assets';
 

@@ -2,9 +2,12 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { and, eq, inArray } from 'drizzle-orm';
+import { and, eq, inArray, like } from 'drizzle-orm';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { idempotencyKeys } from '@paygraph/shared/idempotency/store/schema';
+import { postingRejections } from '@paygraph/shared/ledger/store/schema';
+import { purgeExpiredRejections } from '@paygraph/shared/ledger/index';
+import { startKeyPurge } from '../../src/services/key-retention';
 import { purgeKeysBefore } from '@paygraph/shared/idempotency/store/keys';
 import { purgeExpiredKeys, retentionCutoff } from '@paygraph/shared/idempotency/index';
 import { testShards, unique } from '../../../../test/support/env';
@@ -102,6 +105,74 @@ describe('idempotency key retention', () => {
     for (const row of remaining) expect(row.createdAt.getTime()).toBeGreaterThanOrEqual(cutoff.getTime());
     // Every old key was deleted once, by one of the two purges (other tests' keys are younger).
     expect(a + b).toBe(older * shards.all.length);
+  });
+});
+
+/** Refusals on every database, dedupe keys `<prefix>:<i>`, the first two with a legacy refusal's empty anchor. */
+async function seedRefusals(prefix: string, count: number, createdAt: (i: number) => Date): Promise<void> {
+  await Promise.all(
+    shards.all.map((shard) =>
+      shard.db.insert(postingRejections).values(
+        Array.from({ length: count }, (_, i) => ({
+          dedupeKey: `${prefix}:${shard.index}:${i}`,
+          anchorId: i < 2 ? '' : `pst_${shard.index}_${i}`,
+          code: 'INSUFFICIENT_FUNDS',
+          detail: '{}',
+          createdAt: createdAt(i),
+        })),
+      ),
+    ),
+  );
+}
+
+async function refusalsLeft(prefix: string): Promise<Array<{ createdAt: Date }>> {
+  const rows = await Promise.all(
+    shards.all.map((shard) =>
+      shard.db
+        .select({ createdAt: postingRejections.createdAt })
+        .from(postingRejections)
+        .where(like(postingRejections.dedupeKey, `${prefix}:%`)),
+    ),
+  );
+  return rows.flat();
+}
+
+/**
+ * Refusals answer replays of their postings; a replay meets its idempotency key first, so past the keys' cut-off no
+ * replay needs them. Before, they were never purged: a caller sending refused payments grew the table for good.
+ */
+describe('posting refusal retention', () => {
+  it("keeps younger refusals and removes older ones at the keys' cut-off, two purges at once", async () => {
+    const prefix = unique('refusals');
+    const older = 9;
+    const younger = 3;
+    await seedRefusals(prefix, older + younger, (i) =>
+      i < older ? new Date(cutoff.getTime() - (i + 1) * 60_000) : new Date(cutoff.getTime() + (i - older + 1)),
+    );
+    const [a, b] = await Promise.all([
+      purgeExpiredRejections(shards, { retentionDays, batchSize: 4 }, now),
+      purgeExpiredRejections(shards, { retentionDays, batchSize: 4 }, now),
+    ]);
+    const remaining = await refusalsLeft(prefix);
+    expect(remaining).toHaveLength(younger * shards.all.length);
+    for (const row of remaining) expect(row.createdAt.getTime()).toBeGreaterThan(cutoff.getTime());
+    // Every old refusal was deleted once, legacy ones (no anchor) among them (other tests' refusals are younger).
+    expect(a + b).toBe(older * shards.all.length);
+  });
+
+  it("are purged by the keys' worker in the same pass as the keys", async () => {
+    const caller = unique('ret-worker');
+    const prefix = unique('refusals-worker');
+    await seed(caller, 2, () => new Date(cutoff.getTime() - day));
+    await seedRefusals(prefix, 3, () => new Date(cutoff.getTime() - day));
+    const worker = startKeyPurge(shards, retentionDays, () => now);
+    try {
+      await worker.drain();
+    } finally {
+      await worker.stop();
+    }
+    expect(await left(caller)).toEqual([]);
+    expect(await refusalsLeft(prefix)).toEqual([]);
   });
 });
 

@@ -6,11 +6,12 @@ import { accountSealIntact, sealAccount, TamperDetected } from '../rules/tamper'
 import type { Account } from '../rules/account';
 import type { EntryDraft, PostingRejection, PostingSpec } from '../rules/posting-rules';
 import { accounts, ledgerEntries, postingRejections, postings } from './schema';
-import { insertRows, rawRowSets } from '../../db/raw';
+import { insertRows, rawRows, rawRowSets } from '../../db/raw';
 import { addDayIncrements } from './account-days';
 import { dayIncrements } from '../rules/account-days';
 import { accountColumns, accountOfRaw, type RawAccount } from './rows';
-import { fenceRead, refuseUnlessOpen } from '../../control/index';
+import { deleteUnderFences, fenceRead, logicalShardsNamed, openHere, refuseUnlessOpen } from '../../control/index';
+import type { Shard } from '../../shards/pool';
 
 /**
  * The posting transaction's SQL (engine/): the lock of the accounts a batch moves, the earlier
@@ -170,6 +171,28 @@ export async function writeRejections(
     })),
     { hold: true },
   );
+}
+
+/**
+ * Deletes at most `limit` refusals kept before `cutoff`, oldest first, and answers how many it deleted (a pass:
+ * ledger/rejections.ts). As the idempotency keys' purge (idempotency/store/keys.ts purgeKeysBefore): found without
+ * locks, leaving out logical shards whose fence row here is not open, then deleted by primary key with the age checked
+ * again, reading the fence rows of their anchors in share mode (deleteUnderFences: fenced since, nothing is deleted
+ * and 0 answered). A refusal kept before migration 0016 has an empty anchor, which names no logical shard.
+ */
+export async function purgeRejectionsBefore(shard: Shard, cutoff: Date, limit: number): Promise<number> {
+  const rows = await rawRows<{ dedupe_key: string; anchor_id: string }>(
+    shard.db,
+    `SELECT dedupe_key, anchor_id FROM posting_rejections WHERE created_at < ? AND ${openHere('anchor_id')}
+     ORDER BY created_at LIMIT ?`,
+    [cutoff, limit],
+  );
+  if (rows.length === 0) return 0;
+  const deletion = {
+    sql: 'DELETE FROM posting_rejections WHERE dedupe_key IN (?) AND created_at < ?',
+    values: [rows.map((r) => r.dedupe_key), cutoff],
+  };
+  return (await deleteUnderFences(shard, deletion, logicalShardsNamed(rows.map((r) => r.anchor_id)))) ?? 0;
 }
 
 function encodeRejection(rejection: PostingRejection): string {

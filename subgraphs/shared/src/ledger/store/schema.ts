@@ -168,23 +168,28 @@ export type EntryRow = typeof ledgerEntries.$inferSelect;
  * it: a repeat of the request then gets the same refusal instead of a second chance, so
  * "applied once" also holds for "refused once".
  */
-export const postingRejections = mysqlTable('posting_rejections', {
-  dedupeKey: varchar('dedupe_key', { length: 191 }).primaryKey(),
-  /**
-   * An id on the logical shard where the posting was refused, by which a shard move places the row
-   * (scripts/lib/move-tables.ts): the refused posting's id (never written), so a refusal goes where
-   * its posting would have gone and a replay after a move meets it there. The key cannot place it
-   * (`<payment>:credit` is decided on the payee's logical shard). A refusal kept before the column
-   * holds '' and is not moved (migration 0016 guesses no anchor: a refusal an earlier move left on
-   * its source would then count as a row of a range that database no longer holds, and a move of
-   * that range back there would be refused).
-   */
-  anchorId: varchar('anchor_id', { length: 33 }).notNull().default(''),
-  code: varchar('code', { length: 40 }).notNull(),
-  /** The rejection as JSON (bigints as strings), to answer a replay exactly. */
-  detail: varchar('detail', { length: 1000 }).notNull(),
-  createdAt: moment('created_at'),
-});
+export const postingRejections = mysqlTable(
+  'posting_rejections',
+  {
+    dedupeKey: varchar('dedupe_key', { length: 191 }).primaryKey(),
+    /**
+     * An id on the logical shard where the posting was refused, by which a shard move places the row
+     * (scripts/lib/move-tables.ts): the refused posting's id (never written), so a refusal goes where
+     * its posting would have gone and a replay after a move meets it there. The key cannot place it
+     * (`<payment>:credit` is decided on the payee's logical shard). A refusal kept before the column
+     * holds '' and is not moved (migration 0016 guesses no anchor: a refusal an earlier move left on
+     * its source would then count as a row of a range that database no longer holds, and a move of
+     * that range back there would be refused).
+     */
+    anchorId: varchar('anchor_id', { length: 33 }).notNull().default(''),
+    code: varchar('code', { length: 40 }).notNull(),
+    /** The rejection as JSON (bigints as strings), to answer a replay exactly. */
+    detail: varchar('detail', { length: 1000 }).notNull(),
+    createdAt: moment('created_at'),
+  },
+  // The refusals' purge (postings.ts purgeRejectionsBefore) finds the oldest by it; only a refusal writes it.
+  (t) => [index('posting_rejections_created_idx').on(t.createdAt)],
+);
 
 const daySum = (name: string) =>
   decimal(name, { precision: 38, scale: 0, mode: 'bigint' })

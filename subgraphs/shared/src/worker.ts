@@ -117,7 +117,8 @@ export async function deleteInBatches(
  * next pass overlapped them (startWorker: passes never overlap). A database away (isShardUnreachable) is logged and
  * counts nothing: the others' work is done, and the next pass tries it again. Anything else is a bug, thrown once all
  * have ended. Answers the sum.
- * A slow database still delays the others' next pass; the webhook dispatcher runs a worker per database instead.
+ * A slow database delays the others' next pass: the relay, hold expiry (startWorkerPerDatabase) and the webhook
+ * dispatcher run a worker per database instead; the purges and the link feed's poll, which nothing waits on, do not.
  */
 export async function passOverDatabases(
   name: string,
@@ -150,4 +151,59 @@ export async function fromEveryReachable<T>(
   for (const bug of bugs.slice(1)) log().error({ err: bug }, `${name} pass failed on another database too`);
   if (bugs.length > 0) throw bugs[0];
   return values;
+}
+
+/**
+ * A worker per database, each running `tick` on its own database only (as a pass over that one: a database away is
+ * logged and counts nothing): a slow database, one that answers but slowly so no breaker opens (a lock, a long
+ * batch), delays only its own next pass. With one pass over every database (passOverDatabases), the others' due rows
+ * waited for it: a cross-shard payment's credit on a healthy database stayed PROCESSING as long as the slow one's tick
+ * ran. `databases` is read again at every pass of every worker, so a database the shard map adds while the process
+ * runs (a shard move's target: placement.ts appends it) gets its worker by the next pass. stop and wake act on every
+ * worker; drain runs a pass of each and answers their sum once every one has ended (a bug on one thrown then, the
+ * others logged, as passOverDatabases does).
+ */
+export function startWorkerPerDatabase(
+  options: Omit<WorkerOptions, 'pass'> & {
+    databases: () => readonly Shard[];
+    tick: (shard: Shard) => Promise<number>;
+  },
+): Worker {
+  const { name, intervalMs, databases, tick } = options;
+  const workers = new Map<Shard, Worker>();
+  let stopped = false;
+  /** A worker for every database listed now (none once stopped): the workers. */
+  const follow = (): Worker[] => {
+    for (const shard of stopped ? [] : databases())
+      if (!workers.has(shard))
+        workers.set(
+          shard,
+          startWorker({
+            name: `${name} (${shard.name})`,
+            intervalMs,
+            pass: () => {
+              follow();
+              return passOverDatabases(name, [shard], tick);
+            },
+          }),
+        );
+    return [...workers.values()];
+  };
+  follow();
+  return {
+    stop: async () => {
+      stopped = true;
+      await Promise.all([...workers.values()].map((worker) => worker.stop()));
+    },
+    drain: async () => {
+      const answers = await Promise.allSettled(follow().map((worker) => worker.drain()));
+      const bugs = answers.flatMap((a) => (a.status === 'rejected' ? [a.reason as unknown] : []));
+      for (const bug of bugs.slice(1)) log().error({ err: bug }, `${name} pass failed on another database too`);
+      if (bugs.length > 0) throw bugs[0];
+      return answers.reduce((sum, a) => sum + (a.status === 'fulfilled' ? a.value : 0), 0);
+    },
+    wake: () => {
+      for (const worker of follow()) worker.wake();
+    },
+  };
 }

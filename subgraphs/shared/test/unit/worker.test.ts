@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { startWorker } from '../../src/worker';
+import { startWorker, startWorkerPerDatabase } from '../../src/worker';
+import type { Shard } from '../../src/shards/pool';
 
 /**
  * The worker's timers run on vitest's fake clock: the tests move it (advanceTimersByTimeAsync,
@@ -87,5 +88,38 @@ describe('startWorker', () => {
     expect(() => startWorker({ name: 'test', intervalMs: 0, pass: async () => 0 })).toThrow(
       /intervalMs must be a positive integer/,
     );
+  });
+});
+
+describe('startWorkerPerDatabase', () => {
+  it("runs each database's ticks apart, and starts a worker for a database listed later by the next pass", async () => {
+    const database = (name: string) => ({ name }) as unknown as Shard;
+    const [a, b, c] = [database('a'), database('b'), database('c')];
+    const listed = [a, b];
+    const held = gate();
+    const ticks = new Map<string, number>();
+    const worker = startWorkerPerDatabase({
+      name: 'test',
+      intervalMs: 10,
+      databases: () => listed,
+      tick: async (shard) => {
+        ticks.set(shard.name, (ticks.get(shard.name) ?? 0) + 1);
+        // b's first tick never ends until the test lets go: a slow database.
+        if (shard === b) await held.opened;
+        return 1;
+      },
+    });
+    await advance(35);
+    // a went on pass after pass while b's first tick waited.
+    expect(ticks.get('b')).toBe(1);
+    expect(ticks.get('a')).toBeGreaterThanOrEqual(3);
+    // A database the map adds (a shard move's target) gets its worker by the next pass of another.
+    listed.push(c);
+    await advance(25);
+    expect(ticks.get('c')).toBeGreaterThanOrEqual(1);
+    held.open();
+    const stopping = worker.stop();
+    await advance(10);
+    await stopping;
   });
 });

@@ -1,4 +1,4 @@
-import { passOverDatabases, startWorker, type Worker } from '@paygraph/shared/worker';
+import { startWorkerPerDatabase, type Worker } from '@paygraph/shared/worker';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { inTransaction } from '@paygraph/shared/shards/transaction';
 import { newId, shardOf } from '@paygraph/shared/ids';
@@ -39,10 +39,11 @@ export async function expireDueHolds(shards: ShardSet, shard: Shard, now: () => 
 export type HoldExpiry = Worker;
 
 export function startHoldExpiry(shards: ShardSet, intervalMs: number, now: () => Date = () => new Date()): HoldExpiry {
-  return startWorker({
+  // A worker per database (worker.ts startWorkerPerDatabase): a slow database delays only its own holds.
+  return startWorkerPerDatabase({
     name: 'hold expiry',
     intervalMs,
-    // Every database's batches ended before the pass does (worker.ts passOverDatabases): a database away ends none early.
-    pass: () => passOverDatabases('hold expiry', shards.all, (s) => expireDueHolds(shards, s, now)),
+    databases: () => shards.all,
+    tick: (s) => expireDueHolds(shards, s, now),
   });
 }

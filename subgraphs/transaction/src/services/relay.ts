@@ -1,4 +1,4 @@
-import { passOverDatabases, startWorker, type Worker } from '@paygraph/shared/worker';
+import { startWorkerPerDatabase, type Worker } from '@paygraph/shared/worker';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { inTransaction } from '@paygraph/shared/shards/transaction';
 import { claimDueOutbox, outboxBacklog, postponeOutbox, outboxById } from '../db/outbox';
@@ -112,10 +112,11 @@ async function measureBacklog(shard: Shard, at: Date): Promise<void> {
 export type Relay = Worker;
 
 export function startRelay(shards: ShardSet, intervalMs: number, now: () => Date = () => new Date()): Relay {
-  return startWorker({
+  // A worker per database (worker.ts startWorkerPerDatabase): a slow database delays only its own rows.
+  return startWorkerPerDatabase({
     name: 'relay',
     intervalMs,
-    // Every database's tick ended before the pass does (worker.ts passOverDatabases): a database away ends none early.
-    pass: () => passOverDatabases('relay', shards.all, (s) => relayTick(shards, s, now)),
+    databases: () => shards.all,
+    tick: (s) => relayTick(shards, s, now),
   });
 }

@@ -33,6 +33,18 @@ afterAll(async () => {
   await dbs?.drop();
 });
 
+/** A due outbox row on the database (a credit of no payment: each attempt fails and counts), and its id. */
+async function dueRow(set: ShardSet, shard: Shard): Promise<string> {
+  const id = newId('payment', toLogicalShard(set.logicalOn(shard)[0]!));
+  await rawWrite(
+    shard,
+    `INSERT INTO transfer_outbox (id, step, status, attempts, created_at, next_attempt_at)
+     VALUES (?, 'PAYMENT_CREDIT', 'PENDING', 0, NOW(3), NOW(3) - INTERVAL 1 SECOND)`,
+    [id],
+  );
+  return id;
+}
+
 /** Whether the promise has settled after `ms`. */
 async function stateAfter(promise: Promise<unknown>, ms: number): Promise<'ended' | 'running'> {
   const ended = promise.then(
@@ -64,13 +76,7 @@ async function passWithTickHeld(table: string, start: () => Worker): Promise<{ w
 
 describe('a pass over every database with one of them away', () => {
   it("the relay's ends only after the other database's rows were run", async () => {
-    const id = newId('payment', toLogicalShard(shards.logicalOn(here)[0]!));
-    await rawWrite(
-      here,
-      `INSERT INTO transfer_outbox (id, step, status, attempts, created_at, next_attempt_at)
-       VALUES (?, 'PAYMENT_CREDIT', 'PENDING', 0, NOW(3), NOW(3) - INTERVAL 1 SECOND)`,
-      [id],
-    );
+    const id = await dueRow(shards, here);
     const { whileHeld, answer } = await passWithTickHeld('transfer_outbox', () => startRelay(shards, longIntervalMs));
     expect(whileHeld).toBe('running');
     // The database away is logged, not thrown: the pass did its other work.
@@ -83,5 +89,57 @@ describe('a pass over every database with one of them away', () => {
     const { whileHeld, answer } = await passWithTickHeld('holds', () => startHoldExpiry(shards, longIntervalMs));
     expect(whileHeld).toBe('running');
     expect(answer).toBe(0);
+  });
+});
+
+/**
+ * The relay runs a worker per database: one database's tick held (its outbox table write-locked: a slow database, one
+ * that answers but slowly, so no breaker opens) leaves the other's rows running. Before, one pass went over every
+ * database and ended only with the slowest tick, so the other's row made due after its first tick waited the held
+ * tick out (here until its statement timed out, 4 s).
+ */
+describe('a worker per database, one of them slow', () => {
+  let pairDbs: ScratchDatabases;
+  let pair: ShardSet;
+  beforeAll(async () => {
+    pairDbs = await scratchDatabases('workerslow', 2);
+    pair = openShards({ urls: pairDbs.urls.join(','), poolSize: 2 });
+  });
+  afterAll(async () => {
+    await pair?.close();
+    await pairDbs?.drop();
+  });
+
+  /** Until the row was attempted, polled every 20 ms; false if not within `ms`. */
+  async function attemptedWithin(shard: Shard, id: string, ms: number): Promise<boolean> {
+    const until = Date.now() + ms;
+    for (;;) {
+      const [row] = await rawRows<{ attempts: number }>(shard, 'SELECT attempts FROM transfer_outbox WHERE id = ?', [
+        id,
+      ]);
+      if (Number(row!.attempts) > 0) return true;
+      if (Date.now() > until) return false;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  it("the relay runs one database's rows while the other's tick waits", async () => {
+    const [fast, slow] = pair.all as [Shard, Shard];
+    const first = await dueRow(pair, fast);
+    const holder = await mysql.createConnection({ uri: pairDbs.urls[1]! });
+    let relay: Worker | null = null;
+    try {
+      await holder.query('LOCK TABLES transfer_outbox WRITE');
+      relay = startRelay(pair, 50);
+      expect(await attemptedWithin(fast, first, 2_000)).toBe(true);
+      // Made due after the fast database's first tick, while the slow one's still waits for its table.
+      const second = await dueRow(pair, fast);
+      expect(await attemptedWithin(fast, second, 2_000)).toBe(true);
+      expect(slow.name).not.toBe(fast.name);
+    } finally {
+      await holder.query('UNLOCK TABLES');
+      await holder.end();
+      await relay?.stop();
+    }
   });
 });

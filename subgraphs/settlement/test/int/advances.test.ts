@@ -6,7 +6,7 @@ import { stripeIdOf } from '@paygraph/shared/ledger/index';
 import { addDays, businessDateOf } from '@paygraph/shared/business-date';
 import { defaultStack } from '../../../../test/support/default-stack';
 import type { Stack } from '../../../../test/support/stack';
-import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
+import type { Shard } from '@paygraph/shared/shards/pool';
 import { contractOperation, errorCodes, gql } from '../../../../test/support/graphql';
 import { testSettlementSettings, testShards, token, unique } from '../../../../test/support/env';
 import { AdvanceKit, sum } from '../../../../test/support/advances';
@@ -16,6 +16,8 @@ import { reconcile } from '../../src/services/reconcile';
 import { counterMismatches, outstandingMismatches } from '../../src/db/ledger-checks';
 import { completeAdvance, postPiece } from '../../src/services/advance-pieces';
 import { startAdvanceWorker } from '../../src/services/worker';
+import { holdLock, statementsRunning } from '../../../../test/support/lock-waits';
+import { lockAccount } from '@paygraph/shared/ledger/index';
 import { completeSweep, debitForSweep } from '@paygraph/transaction/services/sweep';
 import { insertAdvance } from '../../src/db/advance-store';
 import type { AdvanceRow } from '../../src/db/schema/settlement';
@@ -898,8 +900,9 @@ describe('an advance cut off between its pieces', () => {
     });
 
   /**
-   * A transaction of the test holds X's row; `refund` is started and waits on it for its posting, then `next` does.
-   * Let go, the refund (first in line) commits before `next` goes on. The refund's answer, once both have ended.
+   * A transaction of the test holds X's row (test/support/lock-waits.ts holdLock, on a pool of the test's own); `refund`
+   * is started and waits on it for its posting, then `next` does. Let go, the refund (first in line) commits before
+   * `next` goes on. The refund's answer, once both have ended.
    */
   async function refundFirstWhileHeld(
     x: string,
@@ -907,51 +910,43 @@ describe('an advance cut off between its pieces', () => {
     next: () => Promise<unknown>,
   ): Promise<Record<string, unknown>> {
     const own = testShards(2);
-    const holder = await own.of('account', x).pool.getConnection();
+    const shard = own.of('account', x);
+    const holder = holdLock(shard, (tx) => lockAccount(tx, x));
+    let released = false;
+    const letGo = () => {
+      if (!released) holder.release();
+      released = true;
+    };
     try {
-      const holderId = await connectionIdOf(holder);
-      await holder.query('BEGIN');
-      await holder.query('SELECT id FROM accounts WHERE id = ? FOR UPDATE', [x]);
+      await holder.taken;
       const refunding = refund();
-      await accountLockWaiters(own, x, 1, holderId);
+      await accountLockWaiters(shard, 1);
       const following = next();
-      await accountLockWaiters(own, x, 2, holderId);
-      await holder.query('COMMIT');
+      await accountLockWaiters(shard, 2);
+      letGo();
       const refunded = await refunding;
       await following;
       return refunded;
     } finally {
-      holder.destroy();
+      letGo();
+      await holder.done;
       await own.close();
     }
   }
 
-  /** The connection's id in MariaDB's process list. */
-  async function connectionIdOf(connection: { query: (sql: string) => Promise<unknown> }): Promise<number> {
-    const [rows] = (await connection.query('SELECT CONNECTION_ID() AS id')) as [Array<{ id: number }>];
-    return rows[0]!.id;
-  }
-
   /**
-   * Until `n` statements of the stripe's database, other than the test's own (this poll's and `holderId`, the
-   * connection holding the row: MariaDB lists a statement as running for a while after sending its result), lock rows
-   * of accounts (a posting's lock, or a prepare's): what the test holds makes them wait, so they are still there.
+   * Until `n` statements on the stripe's database lock rows of accounts (a posting's lock, or a prepare's), the test's
+   * own holder left out (statementsRunning): what the test holds makes them wait, so they are still there when asked.
    */
-  async function accountLockWaiters(own: ShardSet, stripe: string, n: number, holderId: number): Promise<void> {
-    const db = own.of('account', stripe).db;
+  async function accountLockWaiters(shard: Shard, n: number): Promise<void> {
     const started = Date.now();
-    for (;;) {
-      const [rows] = (await db.execute(sql`
-        SELECT ID AS id, INFO AS info FROM information_schema.PROCESSLIST
-        WHERE DB = DATABASE() AND ID NOT IN (CONNECTION_ID(), ${holderId})
-          AND INFO LIKE '%accounts%for update%'`)) as unknown as [Array<{ id: number; info: string }>];
-      if (rows.length >= n) return;
+    while ((await statementsRunning(shard, '%accounts%for update%')) < n) {
       // Within the stack's lock wait (2 s): the first waiter must still be waiting when the test lets go.
       if (Date.now() - started > 1_500) {
-        const [all] = (await db.execute(
+        const [all] = (await shard.db.execute(
           sql`SELECT ID, DB, COMMAND, STATE, LEFT(INFO, 200) AS info FROM information_schema.PROCESSLIST`,
         )) as unknown as [unknown[]];
-        throw new Error(`${n} waiters on accounts of ${stripe}'s database never came: ${JSON.stringify(all)}`);
+        throw new Error(`${n} waiters on accounts of ${shard.name} never came: ${JSON.stringify(all)}`);
       }
       await new Promise((resolve) => setTimeout(resolve, 5));
     }

@@ -148,8 +148,7 @@ export async function fromEveryReachable<T>(
     else
       log().warn({ err: answer.reason, shard: databases[i]!.name }, `${name}: a database away, left for the next pass`);
   });
-  for (const bug of bugs.slice(1)) log().error({ err: bug }, `${name} pass failed on another database too`);
-  if (bugs.length > 0) throw bugs[0];
+  throwFirstBug(name, bugs);
   return values;
 }
 
@@ -198,12 +197,17 @@ export function startWorkerPerDatabase(
     drain: async () => {
       const answers = await Promise.allSettled(follow().map((worker) => worker.drain()));
       const bugs = answers.flatMap((a) => (a.status === 'rejected' ? [a.reason as unknown] : []));
-      for (const bug of bugs.slice(1)) log().error({ err: bug }, `${name} pass failed on another database too`);
-      if (bugs.length > 0) throw bugs[0];
+      throwFirstBug(name, bugs);
       return answers.reduce((sum, a) => sum + (a.status === 'fulfilled' ? a.value : 0), 0);
     },
     wake: () => {
       for (const worker of follow()) worker.wake();
     },
   };
+}
+
+/** Bugs of a pass's databases, once every one has ended: the first thrown, the others logged. */
+function throwFirstBug(name: string, bugs: readonly unknown[]): void {
+  for (const bug of bugs.slice(1)) log().error({ err: bug }, `${name} pass failed on another database too`);
+  if (bugs.length > 0) throw bugs[0];
 }

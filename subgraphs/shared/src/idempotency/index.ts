@@ -37,4 +37,4 @@ export {
   type IdempotencyInsert,
   type IdempotencyRow,
 } from './store/keys';
-export { purgeExpiredKeys, retentionCutoff, type KeyRetention } from './retention';
+export { purgeExpiredKeys, purgeOlderThanRetention, retentionCutoff, type KeyRetention } from './retention';

@@ -28,11 +28,24 @@ export function retentionCutoff(now: Date, retentionDays: number): Date {
  * Answers the keys deleted.
  */
 export function purgeExpiredKeys(shards: ShardSet, retention: KeyRetention, now: Date): Promise<number> {
-  const cutoff = retentionCutoff(now, retention.retentionDays);
-  const batchSize = Math.min(retention.batchSize, idempotencyPurgeBatchSizeMax);
-  return passOverDatabases('idempotency key purge', shards.all, (shard) => purgeShard(shard, cutoff, batchSize));
+  return purgeOlderThanRetention('idempotency key purge', shards, retention, now, purgeKeysBefore);
 }
 
-function purgeShard(shard: Shard, cutoff: Date, batchSize: number): Promise<number> {
-  return deleteInBatches((size) => purgeKeysBefore(shard, cutoff, size), batchSize, idempotencyPurgeBatchesPerPassMax);
+/**
+ * A retention's pass over every shard with `purgeBefore` (at most a batch of rows older than the cut-off on one shard;
+ * answers how many it deleted): the keys' (purgeExpiredKeys) and the ledger's refusals' (ledger/rejections.ts), which
+ * go at the same cut-off in the same bounded batches.
+ */
+export function purgeOlderThanRetention(
+  name: string,
+  shards: ShardSet,
+  retention: KeyRetention,
+  now: Date,
+  purgeBefore: (shard: Shard, cutoff: Date, limit: number) => Promise<number>,
+): Promise<number> {
+  const cutoff = retentionCutoff(now, retention.retentionDays);
+  const batchSize = Math.min(retention.batchSize, idempotencyPurgeBatchSizeMax);
+  return passOverDatabases(name, shards.all, (shard) =>
+    deleteInBatches((size) => purgeBefore(shard, cutoff, size), batchSize, idempotencyPurgeBatchesPerPassMax),
+  );
 }

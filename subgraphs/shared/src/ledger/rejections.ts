@@ -1,7 +1,5 @@
-import { deleteInBatches, passOverDatabases } from '../worker';
 import type { ShardSet } from '../shards/pool';
-import { idempotencyPurgeBatchesPerPassMax, idempotencyPurgeBatchSizeMax } from '../limits';
-import { retentionCutoff, type KeyRetention } from '../idempotency/index';
+import { purgeOlderThanRetention, type KeyRetention } from '../idempotency/index';
 import { purgeRejectionsBefore } from './store/postings';
 
 /**
@@ -14,9 +12,5 @@ import { purgeRejectionsBefore } from './store/postings';
  * skipped (passOverDatabases).
  */
 export function purgeExpiredRejections(shards: ShardSet, retention: KeyRetention, now: Date): Promise<number> {
-  const cutoff = retentionCutoff(now, retention.retentionDays);
-  const batchSize = Math.min(retention.batchSize, idempotencyPurgeBatchSizeMax);
-  return passOverDatabases('posting refusal purge', shards.all, (shard) =>
-    deleteInBatches((size) => purgeRejectionsBefore(shard, cutoff, size), batchSize, idempotencyPurgeBatchesPerPassMax),
-  );
+  return purgeOlderThanRetention('posting refusal purge', shards, retention, now, purgeRejectionsBefore);
 }

@@ -1,4 +1,4 @@
-import { and, eq, inArray, like, sql } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import { idKinds } from '@paygraph/shared/ids';
 import { openHere } from '@paygraph/shared/control/index';
 import type { Executor, Tx } from '@paygraph/shared/shards/transaction';
@@ -168,21 +168,20 @@ export async function outstandingRecordsOf(
     .select({ total: sql<string>`COALESCE(SUM(${settlementParts.advancedAmount}), 0)` })
     .from(settlementParts)
     .where(eq(settlementParts.stripeAccountId, stripeId));
+  // Every offset, and the moves' among them (keyed by their sweeps' ids), in one read of the stripe's offsets.
+  const { refundId, amount } = advanceRefundOffsets;
   const [offsets] = await tx
-    .select({ total: sql<string>`COALESCE(SUM(${advanceRefundOffsets.amount}), 0)` })
+    .select({
+      total: sql<string>`COALESCE(SUM(${amount}), 0)`,
+      moves: sql<string>`COALESCE(SUM(CASE WHEN ${refundId} LIKE ${sweepOffsetIds} THEN ${amount} END), 0)`,
+    })
     .from(advanceRefundOffsets)
     .where(eq(advanceRefundOffsets.stripeAccountId, stripeId));
-  const [moves] = await tx
-    .select({ total: sql<string>`COALESCE(SUM(${advanceRefundOffsets.amount}), 0)` })
-    .from(advanceRefundOffsets)
-    .where(
-      and(eq(advanceRefundOffsets.stripeAccountId, stripeId), like(advanceRefundOffsets.refundId, sweepOffsetIds)),
-    );
   return {
     pieces: BigInt(pieces!.total),
     covered: BigInt(covered!.total),
     offsets: BigInt(offsets!.total),
-    moved: -BigInt(moves!.total),
+    moved: -BigInt(offsets!.moves),
   };
 }
 

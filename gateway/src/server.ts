@@ -16,7 +16,7 @@ import {
 } from '@paygraph/shared/gateway-trust';
 import { log, requestIdHeader, type Logger } from '@paygraph/shared/log';
 import { AmountScalar, DateScalar, DateTimeScalar } from '@paygraph/shared/graphql/scalars';
-import { createGraphQLHttpServer, serviceRoutes } from '@paygraph/shared/server/http';
+import { createGraphQLHttpServer, refusedAsCsrf, serviceRoutes } from '@paygraph/shared/server/http';
 import { injectTraceContext } from '@paygraph/shared/tracing';
 import { withTimeout } from '@paygraph/shared/server/health';
 import { healthProbeTimeoutMs, subscriptionKeepAliveMsDefault } from '@paygraph/shared/limits';
@@ -418,13 +418,15 @@ function uploadTarget(urls: SubgraphUrls, trusts: SubgraphTrusts): ReturnType<ty
  * A client that sends `Expect: 100-continue` waits to be told before it sends its body; Node's server tells it at once
  * unless asked otherwise. The upload route tells it only once the request is authorized (statement-uploads.ts), so a
  * refused client never sends the file; /graphql is not told when its address's refusal budget would refuse it unread
- * (refusal-admission.ts), so that its 429 comes before the body; every other path is told at once, as before. (Should
+ * (refusal-admission.ts), so that its 429 comes before the body, nor when Apollo Server refuses it as CSRF from its
+ * headers (http.ts refusedAsCsrf: answered without its body); every other path is told at once, as before. (Should
  * the window free room between this check and the admit step, the client sends its body after its own wait.)
  */
 function holdBodiesUntilAsked(server: http.Server, refusedUnread: (req: http.IncomingMessage) => boolean): void {
   server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    if (path !== statementUploadsPath && !(path === '/graphql' && refusedUnread(req))) res.writeContinue();
+    if (path !== statementUploadsPath && !(path === '/graphql' && (refusedUnread(req) || refusedAsCsrf(req))))
+      res.writeContinue();
     server.emit('request', req, res);
   });
 }

@@ -54,6 +54,8 @@ interface Sent {
   method?: string;
   /** Sends `Expect: 100-continue`: the body is then to be sent once the gateway says so. */
   expectContinue?: true;
+  /** Sends Apollo Server's `apollo-require-preflight` header, which lets a simple content type past its CSRF check. */
+  preflight?: true;
 }
 
 /** A request from the given local address (a connection of its own), its body written whole at once or not. */
@@ -63,6 +65,7 @@ function requestFrom(localAddress: string, sent: Sent, contentLength?: number) {
   if (sent.bearer !== null) headers.authorization = `Bearer ${sent.bearer}`;
   if (contentLength !== undefined) headers['content-length'] = contentLength;
   if (sent.expectContinue) headers.expect = '100-continue';
+  if (sent.preflight) headers['apollo-require-preflight'] = 'true';
   let request!: http.ClientRequest;
   const answered = new Promise<RawResponse>((resolve, reject) => {
     const options = { host: target.hostname, port: target.port, path: target.pathname, localAddress, agent: false };
@@ -204,6 +207,39 @@ describe('refusals per client address', () => {
       expect((await answered).status).not.toBe(429);
     }
     await expectUnauthenticated(postFrom('127.0.0.6', accountsOf(unique('refusals')), null));
+  });
+
+  it('answers what Apollo Server refuses as CSRF from its headers without reading or asking for its body', async () => {
+    const csrf = /Cross-Site Request Forgery/;
+    // Headers sent, the body never: the answer comes from the headers alone (before, the gateway waited for the body).
+    // Each from an address of its own: a request not yet closed holds its address's budget while the rest is drained.
+    const types = ['text/plain', 'Multipart/Form-Data; boundary=x', 'application/x-www-form-urlencoded'];
+    for (const [i, contentType] of types.entries()) {
+      const { request, answered } = requestFrom(`127.0.1.${i + 1}`, { bearer: null, contentType }, 500_000);
+      request.flushHeaders();
+      const response = await answered;
+      request.destroy();
+      expect(response.status).toBe(400);
+      expect(response.body.errors?.[0]?.message).toMatch(csrf);
+    }
+    // Sent with Expect: 100-continue, it is never asked for.
+    const asked = requestFrom('127.0.1.9', { bearer: null, contentType: 'text/plain', expectContinue: true }, 500_000);
+    let continued = false;
+    asked.request.on('continue', () => (continued = true));
+    asked.request.flushHeaders();
+    expect((await asked.answered).body.errors?.[0]?.message).toMatch(csrf);
+    asked.request.destroy();
+    expect(continued).toBe(false);
+    // A body that does not parse is refused as CSRF too: it was not parsed. As JSON, or with Apollo Server's CSRF
+    // header, the same body is read and parsed, and refused for not parsing.
+    expect((await postFrom('127.0.0.8', '{ not json', null, 'text/plain')).body.errors?.[0]?.message).toMatch(csrf);
+    const read = requestFrom('127.0.0.9', { bearer: null, contentType: 'text/plain', preflight: true });
+    read.request.end('{ not json');
+    const answers = [await read.answered, await postFrom('127.0.0.9', '{ not json', null, 'application/json')];
+    for (const answer of answers) {
+      expect(answer.status).toBe(400);
+      expect(answer.body.errors?.[0]?.message).toMatch(/JSON/);
+    }
   });
 
   it('admits at most its budget of requests at once from one address, however slowly their bodies come', async () => {

@@ -54,7 +54,8 @@ const simpleContentTypes = new Set(['text/plain', 'application/x-www-form-urlenc
  * one and without Authorization or Apollo Server's CSRF headers, and the preflight (OPTIONS) itself. Apollo Server's
  * CSRF prevention refuses such requests (400) before any token is read. Were they counted, any site could spend the
  * budget of its visitors' addresses (an office's, a carrier NAT's) and lock them out; left uncounted, they cost the
- * gateway a body read and a JSON parse at most, never a token's verification.
+ * gateway no parse and no token's verification: a POST of them is answered before its body is read (http.ts
+ * refusedAsCsrf), its body then drained for a moment.
  */
 function browserMaySendCrossSite(req: http.IncomingMessage): boolean {
   const method = req.method ?? 'GET';

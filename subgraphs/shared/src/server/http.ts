@@ -307,6 +307,7 @@ async function answer<C extends BaseContext>(
   url: URL,
   started: number,
 ): Promise<void> {
+  if (refusedAsCsrf(req)) return answerCsrfUnread(options, req, res, url, started);
   let body: unknown;
   try {
     const text = req.method === 'POST' ? await readBody(req) : '';
@@ -331,13 +332,25 @@ async function answer<C extends BaseContext>(
   }
   const express = options.express ? await options.express(req, res, resolved) : false;
   if (express === true) return served(options, req, res.statusCode, started);
+  const context = express === false ? () => options.context(req) : () => Promise.resolve(express.context);
+  served(options, req, await answerByApollo(options, req, res, resolved, context), started);
+}
+
+/** Apollo Server's answer to the request, written; its status. */
+async function answerByApollo<C extends BaseContext>(
+  options: GraphQLHttpOptions<C>,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  request: ScreenedRequest,
+  context: () => Promise<C>,
+): Promise<number> {
   const headers = new HeaderMap();
   for (const [key, value] of Object.entries(req.headers)) {
     if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
   }
   const response = await options.apollo.executeHTTPGraphQLRequest({
-    httpGraphQLRequest: { method: resolved.method, headers, search: resolved.search, body: resolved.body },
-    context: express === false ? () => options.context(req) : () => Promise.resolve(express.context),
+    httpGraphQLRequest: { method: request.method, headers, search: request.search, body: request.body },
+    context,
   });
   const status = response.status ?? 200;
   res.statusCode = status;
@@ -348,7 +361,50 @@ async function answer<C extends BaseContext>(
     for await (const chunk of response.body.asyncIterator) res.write(chunk);
     res.end();
   }
-  served(options, req, status, started);
+  return status;
+}
+
+/**
+ * A POST whose content type a page on another site may send without a CORS preflight (none; or text/plain,
+ * application/x-www-form-urlencoded, multipart/form-data, as the WHATWG MIME parse Apollo Server uses reads them) and
+ * without a non-empty `x-apollo-operation-name` or `apollo-require-preflight` header: Apollo Server's CSRF prevention
+ * (its default, which the gateway and every subgraph keep) refuses it from those headers alone, before it looks at
+ * the body. Such a request is answered by Apollo Server with no body (answerCsrfUnread), so a page cannot make its
+ * visitors' browsers spend the server's CPU on reading and parsing up to requestBodyBytesMax that will be refused
+ * anyway, uncounted by the gateway's refusal budget (SECURITY.md). A content type Apollo Server could not parse, which
+ * it lets through, does not match: that request is read and Apollo Server decides, as before.
+ */
+export function refusedAsCsrf(req: http.IncomingMessage): boolean {
+  if (req.method !== 'POST') return false;
+  const type = req.headers['content-type'];
+  if (type !== undefined && !crossSiteContentType.test(type)) return false;
+  return !csrfPreventionHeaders.some((name) => {
+    const value = req.headers[name];
+    return typeof value === 'string' && value.length > 0;
+  });
+}
+
+/** The three content types a form or fetch may send cross-site, with what the WHATWG MIME parse lets around them. */
+const crossSiteContentType =
+  /^[\t\n\r ]*(?:text\/plain|application\/x-www-form-urlencoded|multipart\/form-data)[\t\n\r ]*(?:;|$)/i;
+
+/** Apollo Server's recommendedCsrfPreventionRequestHeaders, the ones its csrfPrevention default requires. */
+const csrfPreventionHeaders = ['x-apollo-operation-name', 'apollo-require-preflight'] as const;
+
+/**
+ * A POST Apollo Server refuses as CSRF (refusedAsCsrf): its answer, Apollo Server's own (the request given no body;
+ * its CSRF check comes before anything reads one), then the body drained unread as a refusal's (refuseUnread).
+ */
+async function answerCsrfUnread<C extends BaseContext>(
+  options: GraphQLHttpOptions<C>,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  url: URL,
+  started: number,
+): Promise<void> {
+  const request: ScreenedRequest = { method: 'POST', search: url.search, body: undefined };
+  served(options, req, await answerByApollo(options, req, res, request, () => options.context(req)), started);
+  if (!(await drainBody(req))) req.destroy();
 }
 
 /**

@@ -1,6 +1,6 @@
 import type http from 'node:http';
 import { verifiedOnce, type TokenSettings } from '@paygraph/shared/identity';
-import type { Admission } from '@paygraph/shared/server/http';
+import { csrfPreventionHeaders, type Admission } from '@paygraph/shared/server/http';
 import { tokenOutcomeOf } from '../context';
 import type { RefusalThrottle } from './refusal-throttle';
 
@@ -63,8 +63,7 @@ function browserMaySendCrossSite(req: http.IncomingMessage): boolean {
   if (method !== 'GET' && method !== 'HEAD' && method !== 'POST') return false;
   const headers = req.headers;
   if (headers.authorization !== undefined) return false;
-  if (headers['apollo-require-preflight'] !== undefined || headers['x-apollo-operation-name'] !== undefined)
-    return false;
+  if (csrfPreventionHeaders.some((name) => headers[name] !== undefined)) return false;
   const type = (headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   return type === '' || simpleContentTypes.has(type);
 }

@@ -389,7 +389,7 @@ const crossSiteContentType =
   /^[\t\n\r ]*(?:text\/plain|application\/x-www-form-urlencoded|multipart\/form-data)[\t\n\r ]*(?:;|$)/i;
 
 /** Apollo Server's recommendedCsrfPreventionRequestHeaders, the ones its csrfPrevention default requires. */
-const csrfPreventionHeaders = ['x-apollo-operation-name', 'apollo-require-preflight'] as const;
+export const csrfPreventionHeaders = ['x-apollo-operation-name', 'apollo-require-preflight'] as const;
 
 /**
  * A POST Apollo Server refuses as CSRF (refusedAsCsrf): its answer, Apollo Server's own (the request given no body;

@@ -1,6 +1,6 @@
 import type http from 'node:http';
 import { verifiedOnce, type TokenSettings } from '@paygraph/shared/identity';
-import { csrfPreventionHeaders, type Admission } from '@paygraph/shared/server/http';
+import { crossSiteContentTypes, csrfPreventionHeaders, type Admission } from '@paygraph/shared/server/http';
 import { tokenOutcomeOf } from '../context';
 import type { RefusalThrottle } from './refusal-throttle';
 
@@ -46,7 +46,7 @@ export function countsAsRefusal(req: http.IncomingMessage, status: number): bool
 }
 
 /** The content types a page may POST to another site without a CORS preflight. */
-const simpleContentTypes = new Set(['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data']);
+const simpleContentTypes = new Set<string>(crossSiteContentTypes);
 
 /**
  * A request a page on any site can make its visitor's browser send, from the visitor's address, without the gateway's

@@ -384,9 +384,18 @@ export function refusedAsCsrf(req: http.IncomingMessage): boolean {
   });
 }
 
-/** The three content types a form or fetch may send cross-site, with what the WHATWG MIME parse lets around them. */
-const crossSiteContentType =
-  /^[\t\n\r ]*(?:text\/plain|application\/x-www-form-urlencoded|multipart\/form-data)[\t\n\r ]*(?:;|$)/i;
+/** The content types a form or fetch may send to another site without a CORS preflight (Apollo Server's list). */
+export const crossSiteContentTypes = [
+  'text/plain',
+  'application/x-www-form-urlencoded',
+  'multipart/form-data',
+] as const;
+
+/** One of crossSiteContentTypes, with what the WHATWG MIME parse lets around it (HTTP whitespace, parameters). */
+const crossSiteContentType = new RegExp(
+  `^[\\t\\n\\r ]*(?:${crossSiteContentTypes.join('|')})[\\t\\n\\r ]*(?:;|$)`,
+  'i',
+);
 
 /** Apollo Server's recommendedCsrfPreventionRequestHeaders, the ones its csrfPrevention default requires. */
 export const csrfPreventionHeaders = ['x-apollo-operation-name', 'apollo-require-preflight'] as const;

@@ -13,9 +13,10 @@ import {
   untilSteady,
   type ScenarioResult,
 } from '../scripts/bench/scenarios';
-import { openSharesArg } from '../scripts/bench/args';
+import { openRatesArg, openSharesArg } from '../scripts/bench/args';
 import {
   latencySliceMs,
+  openLoopRatePerSecondMax,
   openLoopSharePercentMax,
   openLoopSharesPercentDefault,
   unsteadyWindowsMax,
@@ -223,6 +224,21 @@ describe('the open-loop scenarios (--open-shares)', () => {
     for (const raw of ['0', '100', '50.5', 'half', '', '50,,70'])
       expect(() => parse(raw), raw).toThrow(/--open-shares must be an integer 1\.\.99/);
     expect(() => parse('50,70,50')).toThrow(/names 50 twice/);
+  });
+});
+
+describe('the open-loop scenarios at fixed rates (--open-rates)', () => {
+  const parse = (raw: string | undefined) => openRatesArg(raw, openLoopRatePerSecondMax);
+
+  it('runs none by default, and the rates given in their order', () => {
+    expect(parse(undefined)).toEqual([]);
+    expect(parse('500, 300')).toEqual([500, 300]);
+  });
+
+  it('refuses a rate that is not a whole number of payments a second in range, or one named twice', () => {
+    for (const raw of ['0', String(openLoopRatePerSecondMax + 1), '2.5', 'fast', '', '300,,500'])
+      expect(() => parse(raw), raw).toThrow(/--open-rates must be an integer 1\.\.100000/);
+    expect(() => parse('300,500,300')).toThrow(/--open-rates names 300 twice/);
   });
 });
 

@@ -15,9 +15,22 @@ export function boundedArg(name: string, raw: string | undefined, fallback: numb
  * issue 47's target 3): "50,70" runs a-50, then a-70. Each percent in 1..openLoopSharePercentMax, none twice.
  */
 export function openSharesArg(raw: string | undefined, fallback: readonly number[], max: number): number[] {
+  return distinctNumbersArg('open-shares', raw, fallback, max);
+}
+
+/**
+ * --open-rates: open-loop scenarios at fixed payments per second after a-max (a-at-300 offers 300/s), so that runs
+ * of two trees offer the same load whatever each one's a-max (an A B A B of latency). Each rate in 1..max, none twice.
+ */
+export function openRatesArg(raw: string | undefined, max: number): number[] {
+  return distinctNumbersArg('open-rates', raw, [], max);
+}
+
+/** A comma-separated list of whole numbers in 1..max, none twice, in the order given; `fallback` when not given. */
+function distinctNumbersArg(name: string, raw: string | undefined, fallback: readonly number[], max: number): number[] {
   if (raw === undefined) return [...fallback];
-  const shares = raw.split(',').map((part) => boundedArg('open-shares', part.trim(), 0, max));
-  const twice = shares.find((share, i) => shares.indexOf(share) !== i);
-  if (twice !== undefined) throw new Error(`--open-shares names ${twice} twice`);
-  return shares;
+  const values = raw.split(',').map((part) => boundedArg(name, part.trim(), 0, max));
+  const twice = values.find((value, i) => values.indexOf(value) !== i);
+  if (twice !== undefined) throw new Error(`--${name} names ${twice} twice`);
+  return values;
 }

@@ -103,6 +103,8 @@ export const openLoopRateShare = 0.7;
 export const openLoopSharesPercentDefault: readonly number[] = [Math.round(openLoopRateShare * 100)];
 /** An open loop at a-max's rate or above only queues: the highest share the option accepts. */
 export const openLoopSharePercentMax = 99;
+/** The highest fixed open-loop rate (--open-rates, payments per second): far past any a-max this machine ran. */
+export const openLoopRatePerSecondMax = 100_000;
 /** Requests an open-loop run lets wait at once; past it arrivals are shed and counted. */
 export const openLoopInFlightMax = 2_000;
 /** How often the open-loop scheduler wakes to send what is due. */

@@ -45,6 +45,7 @@ import {
   fixtureConcurrency,
   fxPayeeCount,
   jwtSecretBytes,
+  openLoopRatePerSecondMax,
   openLoopSharePercentMax,
   openLoopSharesPercentDefault,
   rawBatchSize,
@@ -59,7 +60,7 @@ import {
   warmupSecondsMax,
   firstWarmupSecondsMin,
 } from './limits';
-import { openSharesArg } from './args';
+import { openRatesArg, openSharesArg } from './args';
 import { LoadClient, type Operation } from './load';
 import { calibrationLoopMs, findMysqlServerPid, pidFileOf } from './proc-stats';
 import { formatProfile, summariseProfileDir, type ProfileSummary } from './profile-summary';
@@ -139,6 +140,8 @@ import { repoRoot, type StartupCost } from './processes';
  *                        second against the first (runtime-pair.ts)
  *   --open-shares P,P    the open-loop scenarios after a-max, each at P% of its rate (default 70: a-70), in
  *                        the order given: e.g. 30,50,70 for latency and CPU a payment against the load
+ *   --open-rates R,R     open-loop scenarios after those, each at R payments/s (a-at-R): two trees' runs then
+ *                        offer the same load whatever each one's a-max (an A B A B of latency)
  *   --loop-probe         every process reports each second its event-loop delay and GC pauses
  *                        (loop-probe.mjs, loaded with NODE_OPTIONS=--import); each window sums them per process
  *   --table FILE         print the table of an earlier results file and exit
@@ -177,6 +180,8 @@ interface Options {
   sampleJit: boolean;
   /** The open-loop scenarios after a-max, each a percent of its rate (--open-shares): a-70 by default. */
   openShares: number[];
+  /** Open-loop scenarios at fixed payments per second after a-max (--open-rates): none by default. */
+  openRates: number[];
 }
 
 const subgraphKnobs = ['MERGE_WAIT_MS', 'MERGE_BATCH_SIZE', 'MYSQL_POOL_SIZE'];
@@ -264,6 +269,7 @@ function parseOptions(argv: string[]): Options {
       node: { type: 'string' },
       'loop-probe': { type: 'boolean' },
       'open-shares': { type: 'string' },
+      'open-rates': { type: 'string' },
     },
     strict: true,
   });
@@ -308,6 +314,7 @@ function parseOptions(argv: string[]): Options {
     nodes: parseRuntimeChoices(values.node),
     loopProbe: values['loop-probe'] === true,
     openShares: openSharesArg(values['open-shares'], openLoopSharesPercentDefault, openLoopSharePercentMax),
+    openRates: openRatesArg(values['open-rates'], openLoopRatePerSecondMax),
   };
 }
 
@@ -577,7 +584,7 @@ async function runGroups(
   let singleMax: ScenarioResult | null = null;
   if (g.has('a')) {
     const ops = singlePaymentOps(ctx, 'uniform');
-    singleMax = add(
+    const max = add(
       await runScenario(ctx, {
         id: 'a-max',
         title: 'single payments, uniform over 1,000 accounts, max throughput',
@@ -591,18 +598,31 @@ async function runGroups(
         warmupSecondsMin: firstWarmupSecondsMin,
       }),
     );
-    for (const share of options.openShares) {
+    singleMax = max;
+    const openLoops = [
+      ...options.openShares.map((share) => ({
+        id: `a-${share}`,
+        title: `single payments at ${share}% of a-max (open loop)`,
+        ratePerSecond: Math.max(1, (max.load.unitsPerSecond * share) / 100),
+      })),
+      ...options.openRates.map((rate) => ({
+        id: `a-at-${rate}`,
+        title: `single payments at ${rate}/s (open loop, a fixed rate)`,
+        ratePerSecond: rate,
+      })),
+    ];
+    for (const { id, title, ratePerSecond } of openLoops) {
       const open = singlePaymentOps(ctx, 'uniform');
       add(
         await runScenario(ctx, {
-          id: `a-${share}`,
-          title: `single payments at ${share}% of a-max (open loop)`,
+          id,
+          title,
           engine: 'merged',
           unit: 'payment',
           client: gateway,
           next: open.next,
           unitsPerRequest: 1,
-          load: { ratePerSecond: Math.max(1, (singleMax.load.unitsPerSecond * share) / 100) },
+          load: { ratePerSecond },
           crossShardShare: open.crossShardShare,
         }),
       );

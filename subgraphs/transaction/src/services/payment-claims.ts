@@ -79,7 +79,13 @@ const paymentClaims: PrepareGroup<ClaimedDebit, NotPosted> = {
   },
   lead: {
     statement: (inputs) => claimStatement(inputs.map((i) => i.claim.row)),
-    reach: ({ spec }) => ({ accountIds: spec.legs.map((l) => l.accountId), dedupeKey: spec.dedupeKey ?? null }),
+    // The debit posts under the payment id its claim minted, and only when the claim is fresh: had any transaction
+    // written an outcome under that key, it would have committed this claim's row with it, and the claim is not fresh.
+    reach: ({ spec }) => ({
+      accountIds: spec.legs.map((l) => l.accountId),
+      dedupeKey: spec.dedupeKey ?? null,
+      keyIsNew: true,
+    }),
     decide: decideClaims,
   },
 };

@@ -263,7 +263,9 @@ describe("a payment's key claimed in its debit's transaction", () => {
     // The payer was paid from before by this caller, so it is not read again (payer-facts.ts, payer-facts.test.ts): one
     // round trip and statement less across shards, in a replay and in a reuse; on one shard its id rode the payee's read.
     // A cross-shard payment's ending reads its payment's fence row in its lock's round trip (payment-completion.ts
-    // paymentEndings): a statement more on the payer's shard, 14 → 15, not a round trip.
+    // paymentEndings): a statement more on the payer's shard, 14 → 15, not a round trip. A key claimed fresh in the debit
+    // names the payment id it minted, so the batch reads no earlier outcome under it (ledger/engine/batch.ts Reach
+    // keyIsNew): a statement less on the payer's shard in each, 15 → 14 across shards, 11 → 10 on one, 9 → 8 and 5 → 4.
     const on = (c: { roundTrips: number[]; statements: number[] }, i: number) => [c.roundTrips[i], c.statements[i]];
     expect({
       cross: { payer: on(cross, payerShard!), payee: on(cross, payeeShard!) },
@@ -271,10 +273,10 @@ describe("a payment's key claimed in its debit's transaction", () => {
       replay: on(replay, payerShard!),
       reused: on(reused, payerShard!),
     }).toEqual({
-      cross: { payer: [4, 15], payee: [3, 9] },
-      same: [3, 11],
-      replay: [6, 9],
-      reused: [3, 5],
+      cross: { payer: [4, 14], payee: [3, 9] },
+      same: [3, 10],
+      replay: [6, 8],
+      reused: [3, 4],
     });
     expect(await kit.balance(payer)).toEqual(at(String(10000 - 2 - 200)));
   });

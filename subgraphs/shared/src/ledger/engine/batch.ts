@@ -66,6 +66,12 @@ export interface Reach {
   accountIds: readonly string[];
   dedupeKey: string | null;
   logicalShards?: readonly number[];
+  /**
+   * The key is one this input's own check mints, and a decision posts under it only when the check found it unused
+   * (a payment's key claimed in its debit: services/payment-claims.ts), so no outcome can precede it in any
+   * transaction: the batch reads none for it (one statement less for a batch of such debits alone).
+   */
+  keyIsNew?: boolean;
 }
 
 /** An item's part in a PrepareGroup; made with inGroup so that input and group agree. */
@@ -259,7 +265,7 @@ async function lockPostings(
   const ids = [...specs.flatMap((s) => s.legs.map((l) => l.accountId)), ...reach.flatMap((r) => r.accountIds)];
   const keys = [
     ...specs.flatMap((s) => (s.dedupeKey ? [s.dedupeKey] : [])),
-    ...reach.flatMap((r) => (r.dedupeKey ? [r.dedupeKey] : [])),
+    ...reach.flatMap((r) => (r.dedupeKey && !r.keyIsNew ? [r.dedupeKey] : [])),
   ];
   const system = new Set(ids.filter(isKnownSystemAccount));
   const written = reach.flatMap((r) => r.logicalShards ?? []);

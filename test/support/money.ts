@@ -168,17 +168,16 @@ export async function moneyKit(stack: Stack): Promise<MoneyKit> {
     fits: (physical: number) => boolean,
   ): Promise<string> => {
     const { physicalOf: placed } = stack.shards.topology;
-    const share = placed.filter((physical) => fits(physical)).length / placed.length;
-    if (share === 0) throw new Error('no logical shard lies on the wanted database');
+    const fitting = placed.filter((physical) => fits(physical)).length;
+    if (fitting === 0) throw new Error('no logical shard lies on the wanted database');
+    const share = fitting / placed.length;
     const tries =
       share === 1 ? 1 : Math.min(accountsPerOwnerMax, Math.ceil(Math.log(openWhereMissOdds) / Math.log(1 - share)));
     for (let attempt = 0; attempt < tries; attempt++) {
       const id = await openOnce(ownerId, type, currency);
       if (fits(physicalOf(stack.shards, id))) return id;
     }
-    throw new Error(
-      `no account landed on the wanted database in ${tries} tries (${placed.length * share} logical shards there)`,
-    );
+    throw new Error(`no account landed on the wanted database in ${tries} tries (${fitting} logical shards there)`);
   };
 
   const kit: MoneyKit = {

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import mysql from 'mysql2/promise';
 import { parseShardUrls } from '../subgraphs/shared/src/shards/topology';
 import { findMysqlServerPid, pidFileOf } from '../scripts/bench/proc-stats';
@@ -9,7 +11,8 @@ import { testConfig } from './support/env';
  * npm run bench:costs (scripts/bench/unit-costs.ts) at a fiftieth of its repetitions, on the first test shard: every
  * unit is measured and read through /proc, the row units write what they claim (redo bytes only grow with other test
  * files' writes, so their floors hold), and the scratch database is gone afterwards: its tables never stand on a test
- * shard, where table-ownership.test.ts lists every table.
+ * shard, where table-ownership.test.ts lists every table; nor does the Unix socket of the hop's server stay in the
+ * temporary directory.
  */
 const smokeScale = 50;
 
@@ -33,6 +36,8 @@ describe('bench:costs', () => {
       'ledger entry row (multi-row INSERT)',
       'raw ceiling entry row',
       'HTTP hop, 16 at once',
+      'HTTP hop over a Unix socket, 16 at once',
+      'HTTP hop, 8 operations a request, 16 at once (per operation)',
     ]);
     for (const c of costs) {
       expect(c.count).toBeGreaterThan(0);
@@ -46,6 +51,7 @@ describe('bench:costs', () => {
     // An entry row carries three ids, two hashes and three indexes; the raw row three numbers and two.
     expect(redo['ledger entry row (multi-row INSERT)']).toBeGreaterThan(400);
     expect(redo['raw ceiling entry row']).toBeGreaterThan(50);
+    expect(readdirSync(tmpdir()).filter((name) => name.startsWith(`paygraph-hop-${process.pid}-`))).toEqual([]);
     const conn = await mysql.createConnection({ uri: shardUrl });
     try {
       const [left] = await conn.query('SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE ?', [

@@ -1,6 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { Pool } from 'undici';
 import { cpuDelta, snapshotCpu, type CpuSnapshot } from './proc-stats';
@@ -9,9 +12,10 @@ import { cpuDelta, snapshotCpu, type CpuSnapshot } from './proc-stats';
  * What one unit of each kind of work a payment is made of costs this machine's CPU, measured alone
  * (docs/PERFORMANCE.md, "What one unit costs"): a round trip to MySQL, one more statement in the same
  * packet, a durable COMMIT, an inserted row of the ledger's entries against the raw ceiling's narrow
- * entry, and an HTTP hop between two Node processes. A figure of `npm run bench` (CPU per payment, statements
- * and commits per payment) is then a sum of these, and a lever's worth is its count times its unit's cost
- * before anything is built. Each unit is timed over enough repetitions to be read through /proc's 10 ms ticks.
+ * entry, and an HTTP hop between two Node processes (over loopback TCP, over a Unix socket, and carrying
+ * 8 operations a request). A figure of `npm run bench` (CPU per payment, statements and commits per
+ * payment) is then a sum of these, and a lever's worth is its count times its unit's cost before
+ * anything is built. Each unit is timed over enough repetitions to be read through /proc's 10 ms ticks.
  */
 export interface UnitCost {
   unit: string;
@@ -42,6 +46,8 @@ const rowsPerRun = 50_000;
 const rowsPerStatement = 1_000;
 const hopsPerRun = 20_000;
 const hopConcurrency = 16;
+/** Operations one batched hop carries: about what the gateway has for one subgraph in a turn of its loop at a-max. */
+const operationsPerBatchedHop = 8;
 const statementsPerPacket = 8;
 
 export async function measureUnitCosts(options: UnitCostOptions): Promise<UnitCost[]> {
@@ -79,7 +85,7 @@ export async function measureUnitCosts(options: UnitCostOptions): Promise<UnitCo
   } finally {
     await dropScratchTables(conn, tables).finally(() => conn.end());
   }
-  costs.push(await measureHttpHop(Math.ceil(hopsPerRun / scale), log));
+  for (const variant of hopVariants) costs.push(await measureHttpHop(Math.ceil(hopsPerRun / scale), variant, log));
   return costs;
 }
 
@@ -209,13 +215,47 @@ function narrowRow(i: number): Record<string, unknown> {
 }
 
 /**
- * An HTTP/1.1 keep-alive POST of a payment-sized JSON body to another Node process answering a payment-sized JSON
- * answer, hopConcurrency at once through an undici Pool (as the gateway calls a subgraph): client and server CPU.
+ * How the hop travels: loopback TCP, as the gateway reaches a subgraph today, or a Unix socket; and how many
+ * operations one request carries (a JSON array of that many bodies, answered by an array of as many answers), the
+ * unit then being one operation: what batching a gateway's calls to a subgraph would cost a payment's hop.
  */
-async function measureHttpHop(count: number, log: (line: string) => void): Promise<UnitCost> {
-  const server = await startEchoServer();
-  const pool = new Pool(`http://127.0.0.1:${server.port}`, { connections: hopConcurrency });
-  const body = JSON.stringify({ query: 'x'.repeat(420), variables: { input: { amount: '1250', id: idOf('acc') } } });
+interface HopVariant {
+  transport: 'tcp' | 'unix';
+  operationsPerRequest: number;
+}
+
+/** The hops measured: as today, over a Unix socket, and 8 operations a request (docs/PERFORMANCE.md). */
+const hopVariants: readonly HopVariant[] = [
+  { transport: 'tcp', operationsPerRequest: 1 },
+  { transport: 'unix', operationsPerRequest: 1 },
+  { transport: 'tcp', operationsPerRequest: operationsPerBatchedHop },
+];
+
+function hopUnit(variant: HopVariant): string {
+  const over = variant.transport === 'unix' ? ' over a Unix socket' : '';
+  if (variant.operationsPerRequest === 1) return `HTTP hop${over}, ${hopConcurrency} at once`;
+  return `HTTP hop${over}, ${variant.operationsPerRequest} operations a request, ${hopConcurrency} at once (per operation)`;
+}
+
+/**
+ * An HTTP/1.1 keep-alive POST of a payment-sized JSON body to another Node process answering a payment-sized JSON
+ * answer, hopConcurrency operations at once through an undici Pool (as the gateway calls a subgraph): client and
+ * server CPU per operation. Batched, hopConcurrency ÷ operationsPerRequest requests are in flight, so that as many
+ * operations wait at once as unbatched.
+ */
+async function measureHttpHop(count: number, variant: HopVariant, log: (line: string) => void): Promise<UnitCost> {
+  const server = await startEchoServer(variant.transport);
+  const inFlight = Math.max(1, Math.floor(hopConcurrency / variant.operationsPerRequest));
+  const pool =
+    variant.transport === 'unix'
+      ? new Pool('http://localhost', { connections: inFlight, connect: { socketPath: server.address } })
+      : new Pool(`http://${server.address}`, { connections: inFlight });
+  const operation = { query: 'x'.repeat(420), variables: { input: { amount: '1250', id: idOf('acc') } } };
+  const body = JSON.stringify(
+    variant.operationsPerRequest === 1
+      ? operation
+      : Array.from({ length: variant.operationsPerRequest }, () => operation),
+  );
   const send = async () => {
     const response = await pool.request({
       path: '/',
@@ -227,44 +267,56 @@ async function measureHttpHop(count: number, log: (line: string) => void): Promi
   };
   try {
     await repeat(200, send);
-    const perClient = Math.ceil(count / hopConcurrency);
+    const perClient = Math.ceil(count / variant.operationsPerRequest / inFlight);
     const before = cpuNow(server.child.pid!);
     const started = performance.now();
-    await Promise.all(Array.from({ length: hopConcurrency }, () => repeat(perClient, send)));
-    const cost = perUnit(
-      `HTTP hop, ${hopConcurrency} at once`,
-      perClient * hopConcurrency,
-      before,
-      cpuNow(server.child.pid!),
-      performance.now() - started,
-    );
+    await Promise.all(Array.from({ length: inFlight }, () => repeat(perClient, send)));
+    const operations = perClient * inFlight * variant.operationsPerRequest;
+    const cost = perUnit(hopUnit(variant), operations, before, cpuNow(server.child.pid!), performance.now() - started);
     log(formatCost(cost));
     return cost;
   } finally {
     await pool.close();
     server.child.kill();
+    await server.gone;
   }
 }
 
-/** A node:http server in a process of its own that reads each body and answers 300 bytes of JSON. */
-async function startEchoServer(): Promise<{ child: ChildProcess; port: number }> {
+/**
+ * A node:http server in a process of its own that reads each body and answers 300 bytes of JSON, or an array of as many
+ * such answers as the body's array holds; on a free loopback port or a Unix socket of its own (removed when it exits).
+ * Its address: host:port, or the socket's path.
+ */
+async function startEchoServer(
+  transport: HopVariant['transport'],
+): Promise<{ child: ChildProcess; address: string; gone: Promise<void> }> {
+  const socketPath = join(tmpdir(), `paygraph-hop-${process.pid}-${randomBytes(4).toString('hex')}.sock`);
   const source = `
     const answer = JSON.stringify({ data: { createPayment: { __typename: 'Payment', id: 'pay_' + 'X'.repeat(26),
       status: 'SUCCEEDED', amount: '1250', currency: 'USD', note: 'y'.repeat(150) } } });
     const server = require('node:http').createServer((req, res) => {
       const chunks = [];
       req.on('data', (c) => chunks.push(c));
-      req.on('end', () => { JSON.parse(Buffer.concat(chunks).toString()); res.setHeader('content-type', 'application/json'); res.end(answer); });
+      req.on('end', () => {
+        const sent = JSON.parse(Buffer.concat(chunks).toString());
+        res.setHeader('content-type', 'application/json');
+        res.end(Array.isArray(sent) ? '[' + sent.map(() => answer).join(',') + ']' : answer);
+      });
     });
-    server.listen(0, '127.0.0.1', () => process.stdout.write(String(server.address().port) + '\\n'));`;
-  const child = spawn(process.execPath, ['-e', source], { stdio: ['ignore', 'pipe', 'inherit'] });
-  // A child that dies before it listens ends the measurement with its exit, not a wait for a port that never comes.
-  const exited = once(child, 'exit').then(([code]) => {
+    const where = process.argv[1];
+    const said = () => process.stdout.write((where ? where : '127.0.0.1:' + server.address().port) + '\\n');
+    if (where) server.listen(where, said); else server.listen(0, '127.0.0.1', said);`;
+  const args = ['-e', source, ...(transport === 'unix' ? [socketPath] : [])];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exit = once(child, 'exit');
+  const gone = exit.then(() => rmSync(socketPath, { force: true }));
+  // A child that dies before it listens ends the measurement with its exit, not a wait for an address that never comes.
+  const exited = exit.then(([code]) => {
     throw new Error(`the HTTP hop's server exited (${String(code)}) before it listened`);
   });
   const [line] = (await Promise.race([once(child.stdout!, 'data'), exited])) as [Buffer];
   exited.catch(() => {});
-  return { child, port: Number(line.toString().trim()) };
+  return { child, address: line.toString().trim(), gone };
 }
 
 export function formatCost(c: UnitCost): string {

@@ -46,7 +46,10 @@ const rowsPerRun = 50_000;
 const rowsPerStatement = 1_000;
 const hopsPerRun = 20_000;
 const hopConcurrency = 16;
-/** Operations one batched hop carries: about what the gateway has for one subgraph in a turn of its loop at a-max. */
+/**
+ * Operations one batched hop carries: at a-max a call to the transaction subgraph shares a turn of the gateway's loop
+ * with about 10 (weighted by call), at a-70 with 1.4–4.7 (docs/PERFORMANCE.md, "The next lever").
+ */
 const operationsPerBatchedHop = 8;
 const statementsPerPacket = 8;
 

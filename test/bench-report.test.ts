@@ -3,11 +3,22 @@ import { allCpuMsPerUnit, ceilingRatios, cpuColumns, jitTable, resultsTable } fr
 import { processNames } from '../scripts/bench/bench-stack';
 import { classifySample, PerfScriptParser, sampleReport } from '../scripts/bench/perf-sampler';
 import { pairTable } from '../scripts/bench/runtime-pair';
-import { cpus } from 'node:os';
-import { cpuDelta, type CpuSnapshot } from '../scripts/bench/proc-stats';
+import { cpus, tmpdir } from 'node:os';
+import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  cpuDelta,
+  kernelCountsOf,
+  kernelPerUnit,
+  snapshotKernel,
+  type CpuSnapshot,
+  type KernelSnapshot,
+} from '../scripts/bench/proc-stats';
 import {
   compilingOverTarget,
   cpuFigures,
+  describeKernelCounts,
   describeUnsteady,
   leadInSecondsOf,
   untilSteady,
@@ -388,5 +399,53 @@ describe('a window measured again while it compiles (scenarios.ts untilSteady)',
     const blind = await untilSteady(async () => ({ samples: null, n: ++measured }));
     expect(blind.window.n).toBe(unsteadyWindowsMax + 2);
     expect(blind.unsteadyWindows).toEqual([]);
+  });
+});
+
+describe("a window's read and write calls and context switches (proc-stats.ts KernelCounts)", () => {
+  it("counts this process's write calls and its threads' waits from /proc", async () => {
+    const file = join(tmpdir(), `paygraph-kernel-counts-${process.pid}`);
+    const fd = openSync(file, 'w');
+    try {
+      const before = kernelCountsOf(process.pid)!;
+      for (let i = 0; i < 200; i++) writeSync(fd, 'x');
+      for (let i = 0; i < 3; i++) await sleep(5);
+      const after = kernelCountsOf(process.pid)!;
+      expect(after.writes - before.writes).toBeGreaterThanOrEqual(200);
+      expect(after.waits - before.waits).toBeGreaterThanOrEqual(3);
+      expect(after.reads).toBeGreaterThanOrEqual(before.reads);
+      expect(after.preempted).toBeGreaterThanOrEqual(before.preempted);
+    } finally {
+      closeSync(fd);
+      rmSync(file, { force: true });
+    }
+  });
+
+  it('leaves out a process that is gone, and one missing from either snapshot', () => {
+    expect(kernelCountsOf(2 ** 22 + 1)).toBeUndefined();
+    expect([...snapshotKernel(new Map([['gone', 2 ** 22 + 1]])).keys()]).toEqual([]);
+    const counts = (n: number) => ({ reads: n, writes: 2 * n, waits: 3 * n, preempted: n });
+    const before: KernelSnapshot = new Map([
+      ['gateway', counts(100)],
+      ['ended', counts(1)],
+    ]);
+    const after: KernelSnapshot = new Map([
+      ['gateway', counts(400)],
+      ['started', counts(9)],
+    ]);
+    expect(kernelPerUnit(before, after, 150)).toEqual({ gateway: { reads: 2, writes: 4, waits: 6, preempted: 2 } });
+    expect(kernelPerUnit(before, after, 0)).toEqual({ gateway: { reads: 0, writes: 0, waits: 0, preempted: 0 } });
+  });
+
+  it('prints the calls a unit of the processes busy enough to show, in the run line', () => {
+    const totals = {
+      gateway: { reads: 2_200, writes: 2_300, waits: 400, preempted: 700 },
+      mysql: { reads: 0, writes: 0, waits: 2_500, preempted: 900 },
+      settlement: { reads: 10, writes: 10, waits: 20, preempted: 5 },
+    };
+    expect(describeKernelCounts(totals, 1_000, 'payment')).toBe(
+      'read/write calls, waits, preemptions a payment: gateway 2.2/2.3, 0.4, 0.7; mysql 0/0, 2.5, 0.9',
+    );
+    expect(describeKernelCounts({}, 1_000, 'read')).toBe('read/write calls, waits, preemptions a read: none read');
   });
 });

@@ -133,6 +133,11 @@ describe('benchmark smoke run', () => {
     expect(result.load.unitsPerSecond).toBeGreaterThan(0);
     expect(result.load.latencyMs.p99).toBeGreaterThanOrEqual(result.load.latencyMs.p50);
     expect(result.cpuMsPerUnit['in-process']).toBeGreaterThan(0);
+    // The stack answers itself over HTTP and MySQL's socket: a payment is several write and read calls, and waits.
+    const kernel = result.kernelCounts!['in-process']!;
+    expect(kernel.writes).toBeGreaterThanOrEqual(result.load.succeededUnits);
+    expect(kernel.reads).toBeGreaterThanOrEqual(result.load.succeededUnits);
+    expect(kernel.waits).toBeGreaterThan(0);
     expect(result.crossShardShare).toBeGreaterThan(0.5);
     // Every payment posts its debit through the merger, a cross-shard one its credit too: the window's histograms saw them.
     const stages = result.postingStages!;

@@ -184,3 +184,72 @@ export function calibrationLoopMs(): number {
   if (x < 0) throw new Error('unreachable');
   return Math.round(performance.now() - started);
 }
+
+/**
+ * What a process asked of the kernel so far: its read and write calls (/proc/<pid>/io syscr, syscw: read(2), write(2)
+ * and their vector forms, which Node's sockets and files use; MySQL's recv and send are not among them) and its
+ * threads' context switches (/proc/<pid>/task/<tid>/status): voluntary, a thread waiting to be woken (a socket, a
+ * lock, a timer), and involuntary, a thread put off a core for another. One process waking another costs this VM more
+ * than the work either does (docs/PERFORMANCE.md, "What one unit costs"), and these count the wakes.
+ */
+export interface KernelCounts {
+  reads: number;
+  writes: number;
+  waits: number;
+  preempted: number;
+}
+
+/** The process's counts now; undefined once it is gone or when /proc does not show them to this user. */
+export function kernelCountsOf(pid: number): KernelCounts | undefined {
+  try {
+    const io = Object.fromEntries(
+      readFileSync(`/proc/${pid}/io`, 'utf8')
+        .trim()
+        .split('\n')
+        .map((line) => line.split(':').map((part) => part.trim())),
+    ) as Record<string, string>;
+    const counts = { reads: Number(io.syscr), writes: Number(io.syscw), waits: 0, preempted: 0 };
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+      counts.waits += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+      counts.preempted += Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+    }
+    return Object.values(counts).every(Number.isFinite) ? counts : undefined;
+  } catch {
+    // Gone, a thread ended while its directory was read, or not this user's to read.
+    return undefined;
+  }
+}
+
+export type KernelSnapshot = Map<string, KernelCounts>;
+
+/** Every named process's counts now (the benchmark's own too); a process whose counts cannot be read is left out. */
+export function snapshotKernel(pids: ReadonlyMap<string, number>): KernelSnapshot {
+  const snapshot: KernelSnapshot = new Map();
+  for (const [name, pid] of pids) {
+    const counts = kernelCountsOf(pid);
+    if (counts) snapshot.set(name, counts);
+  }
+  return snapshot;
+}
+
+/** Each process's counts between two snapshots, per unit (two decimals); a process missing from either is left out. */
+export function kernelPerUnit(
+  before: KernelSnapshot,
+  after: KernelSnapshot,
+  units: number,
+): Record<string, KernelCounts> {
+  const per = (n: number) => (units === 0 ? 0 : Math.round((n / units) * 100) / 100);
+  const result: Record<string, KernelCounts> = {};
+  for (const [name, end] of after) {
+    const start = before.get(name);
+    if (!start) continue;
+    result[name] = {
+      reads: per(end.reads - start.reads),
+      writes: per(end.writes - start.writes),
+      waits: per(end.waits - start.waits),
+      preempted: per(end.preempted - start.preempted),
+    };
+  }
+  return result;
+}

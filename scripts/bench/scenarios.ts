@@ -33,7 +33,15 @@ import {
 } from './limits';
 import { runClosedLoop, runOpenLoop, type LoadClient, type LoadResult, type Operation } from './load';
 import { gcPausesSummary, stallSummary } from './latency-timeline';
-import { calibrationLoopMs, cpuDelta, loadAverages, snapshotCpu } from './proc-stats';
+import {
+  calibrationLoopMs,
+  cpuDelta,
+  kernelPerUnit,
+  loadAverages,
+  snapshotCpu,
+  snapshotKernel,
+  type KernelCounts,
+} from './proc-stats';
 import { judgedProcesses, perfAvailable, sawNothing, startPerf, topJudgedJit, type SampleReport } from './perf-sampler';
 import { readLoopProbes, type LoopProbeReport } from './loop-probe';
 import {
@@ -106,6 +114,8 @@ export interface ScenarioResult {
   loopProbe?: Record<string, LoopProbeReport>;
   /** perf's samples of each Node process over the window: JIT and GC shares (perf-sampler.ts); null without perf. */
   samples?: SampleReport | null;
+  /** Each process's read and write calls and context switches over the window, in all (proc-stats.ts KernelCounts). */
+  kernelCounts?: Record<string, KernelCounts>;
   /** Windows run before this one and let go as warm-up, a judged process compiling in each (windowAfterLeadIn). */
   unsteadyWindows?: UnsteadyWindow[];
   /** b-fx only: its quotes made ahead, and whether they ran out inside the window. */
@@ -701,7 +711,7 @@ export async function runScenario(ctx: BenchContext, spec: ScenarioSpec): Promis
 
 /** What a window ran under and what it cost: ScenarioResult's loadAverage, calibrationMs, samples and unsteadyWindows. */
 export type WindowConditions = Required<
-  Pick<ScenarioResult, 'loadAverage' | 'calibrationMs' | 'samples' | 'unsteadyWindows'>
+  Pick<ScenarioResult, 'loadAverage' | 'calibrationMs' | 'samples' | 'unsteadyWindows' | 'kernelCounts'>
 >;
 
 /**
@@ -771,11 +781,13 @@ async function oneWindow<T, S>(
   if (leadIn > 0) await run(leadIn);
   const started = await atStart();
   const before = snapshotCpu(ctx.pids());
+  const kernelBefore = snapshotKernel(ctx.pids());
   const value = await run(seconds);
+  const kernelCounts = kernelPerUnit(kernelBefore, snapshotKernel(ctx.pids()), 1);
   const cpuMs = cpuDelta(before, snapshotCpu(ctx.pids()));
   const end = loadAverages();
   const samples = sampler ? await sampler.stop() : null;
-  return { value, cpuMs, started, loadAverage: { start, end }, calibrationMs, samples };
+  return { value, cpuMs, started, loadAverage: { start, end }, calibrationMs, samples, kernelCounts };
 }
 
 /** The lead-in of a window of `seconds` (limits.ts windowLeadInSeconds): 0 for a window too short to have one. */
@@ -967,6 +979,7 @@ export function summaryLine(r: ScenarioResult): string {
           .map(([n, p]) => `${n} ${p.loopP99MsWorst}/${p.loopMsMax}, ${p.gcCount}/${p.gcTotalMs}/${p.gcLongestMs}`)
           .join('; ')}`
       : '') +
+    (r.kernelCounts ? `; ${describeKernelCounts(r.kernelCounts, r.load.succeededUnits, r.unit)}` : '') +
     (r.loadAverage?.start && r.loadAverage.end ? `; load ${r.loadAverage.start[0]} → ${r.loadAverage.end[0]}` : '') +
     (r.calibrationMs !== undefined ? `; calibration ${r.calibrationMs} ms` : '') +
     (r.quotePool ? `; ${describeQuotePool(r.quotePool)}` : '') +
@@ -975,6 +988,25 @@ export function summaryLine(r: ScenarioResult): string {
 }
 
 /** The windows let go as warm-up: "1 window with JIT 8.6% (account)". */
+/** A process's calls and switches a unit below this (all four summed) is left out of the run line: idle beside it. */
+const kernelCountsShownMin = 0.05;
+
+/**
+ * The window's kernel counts a unit, per process busy enough to show: "read/write calls, waits, preemptions a payment:
+ * gateway 2.2/2.3, 0.4, 0.7; …". MySQL's socket calls are recv and send, not counted (proc-stats.ts KernelCounts).
+ */
+export function describeKernelCounts(
+  totals: Record<string, KernelCounts>,
+  units: number,
+  unit: ScenarioResult['unit'],
+): string {
+  const per = (n: number) => (units === 0 ? 0 : Math.round((n / units) * 100) / 100);
+  const shown = Object.entries(totals)
+    .filter(([, c]) => units > 0 && (c.reads + c.writes + c.waits + c.preempted) / units >= kernelCountsShownMin)
+    .map(([name, c]) => `${name} ${per(c.reads)}/${per(c.writes)}, ${per(c.waits)}, ${per(c.preempted)}`);
+  return `read/write calls, waits, preemptions a ${unit}: ${shown.length > 0 ? shown.join('; ') : 'none read'}`;
+}
+
 export function describeUnsteady(windows: readonly UnsteadyWindow[]): string {
   const each = windows.map((w) => `${(w.jitShare * 100).toFixed(1)}% (${w.process})`).join(', ');
   return `${windows.length} window${windows.length === 1 ? '' : 's'} with JIT ${each}`;

@@ -709,7 +709,10 @@ export async function runScenario(ctx: BenchContext, spec: ScenarioSpec): Promis
   return result;
 }
 
-/** What a window ran under and what it cost: ScenarioResult's loadAverage, calibrationMs, samples and unsteadyWindows. */
+/**
+ * What a window ran under and what it cost: ScenarioResult's loadAverage, calibrationMs, samples, unsteadyWindows and
+ * kernelCounts.
+ */
 export type WindowConditions = Required<
   Pick<ScenarioResult, 'loadAverage' | 'calibrationMs' | 'samples' | 'unsteadyWindows' | 'kernelCounts'>
 >;
@@ -780,11 +783,12 @@ async function oneWindow<T, S>(
   const leadIn = leadInSecondsOf(seconds);
   if (leadIn > 0) await run(leadIn);
   const started = await atStart();
-  const before = snapshotCpu(ctx.pids());
+  // The kernel's counts around the CPU's, so that reading every thread's status is not charged to the window's CPU.
   const kernelBefore = snapshotKernel(ctx.pids());
+  const before = snapshotCpu(ctx.pids());
   const value = await run(seconds);
-  const kernelCounts = kernelPerUnit(kernelBefore, snapshotKernel(ctx.pids()), 1);
   const cpuMs = cpuDelta(before, snapshotCpu(ctx.pids()));
+  const kernelCounts = kernelPerUnit(kernelBefore, snapshotKernel(ctx.pids()), 1);
   const end = loadAverages();
   const samples = sampler ? await sampler.stop() : null;
   return { value, cpuMs, started, loadAverage: { start, end }, calibrationMs, samples, kernelCounts };
@@ -987,7 +991,6 @@ export function summaryLine(r: ScenarioResult): string {
   );
 }
 
-/** The windows let go as warm-up: "1 window with JIT 8.6% (account)". */
 /** A process's calls and switches a unit below this (all four summed) is left out of the run line: idle beside it. */
 const kernelCountsShownMin = 0.05;
 
@@ -1007,6 +1010,7 @@ export function describeKernelCounts(
   return `read/write calls, waits, preemptions a ${unit}: ${shown.length > 0 ? shown.join('; ') : 'none read'}`;
 }
 
+/** The windows let go as warm-up: "1 window with JIT 8.6% (account)". */
 export function describeUnsteady(windows: readonly UnsteadyWindow[]): string {
   const each = windows.map((w) => `${(w.jitShare * 100).toFixed(1)}% (${w.process})`).join(', ');
   return `${windows.length} window${windows.length === 1 ? '' : 's'} with JIT ${each}`;

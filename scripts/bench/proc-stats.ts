@@ -199,8 +199,13 @@ export interface KernelCounts {
   preempted: number;
 }
 
-/** The process's counts now; undefined once it is gone or when /proc does not show them to this user. */
+/**
+ * The process's counts now; undefined once it is gone or when /proc does not show them to this user. The switches are
+ * those of the threads alive now: a thread that ends takes its own with it (its read and write calls stay counted).
+ */
 export function kernelCountsOf(pid: number): KernelCounts | undefined {
+  let counts: KernelCounts;
+  let threads: string[];
   try {
     const io = Object.fromEntries(
       readFileSync(`/proc/${pid}/io`, 'utf8')
@@ -208,17 +213,32 @@ export function kernelCountsOf(pid: number): KernelCounts | undefined {
         .split('\n')
         .map((line) => line.split(':').map((part) => part.trim())),
     ) as Record<string, string>;
-    const counts = { reads: Number(io.syscr), writes: Number(io.syscw), waits: 0, preempted: 0 };
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
-      counts.waits += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
-      counts.preempted += Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
-    }
-    return Object.values(counts).every(Number.isFinite) ? counts : undefined;
+    counts = { reads: Number(io.syscr), writes: Number(io.syscw), waits: 0, preempted: 0 };
+    threads = readdirSync(`/proc/${pid}/task`);
   } catch {
-    // Gone, a thread ended while its directory was read, or not this user's to read.
+    // Gone, or not this user's to read.
     return undefined;
   }
+  for (const tid of threads) {
+    const switches = threadSwitchesOf(pid, tid);
+    counts.waits += switches.waits;
+    counts.preempted += switches.preempted;
+  }
+  return Object.values(counts).every(Number.isFinite) ? counts : undefined;
+}
+
+/** A thread's voluntary and involuntary context switches; none for a thread ended since its directory was listed. */
+function threadSwitchesOf(pid: number, tid: string): { waits: number; preempted: number } {
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+  } catch {
+    return { waits: 0, preempted: 0 };
+  }
+  return {
+    waits: Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0),
+    preempted: Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0),
+  };
 }
 
 export type KernelSnapshot = Map<string, KernelCounts>;
@@ -233,23 +253,18 @@ export function snapshotKernel(pids: ReadonlyMap<string, number>): KernelSnapsho
   return snapshot;
 }
 
-/** Each process's counts between two snapshots, per unit (two decimals); a process missing from either is left out. */
-export function kernelPerUnit(
-  before: KernelSnapshot,
-  after: KernelSnapshot,
-  units: number,
-): Record<string, KernelCounts> {
-  const per = (n: number) => (units === 0 ? 0 : Math.round((n / units) * 100) / 100);
-  const result: Record<string, KernelCounts> = {};
+/** Each process's counts between two snapshots, one missing from either left out (the run line divides by units). */
+export function kernelDelta(before: KernelSnapshot, after: KernelSnapshot): Record<string, KernelCounts> {
+  const delta: Record<string, KernelCounts> = {};
   for (const [name, end] of after) {
     const start = before.get(name);
     if (!start) continue;
-    result[name] = {
-      reads: per(end.reads - start.reads),
-      writes: per(end.writes - start.writes),
-      waits: per(end.waits - start.waits),
-      preempted: per(end.preempted - start.preempted),
+    delta[name] = {
+      reads: end.reads - start.reads,
+      writes: end.writes - start.writes,
+      waits: end.waits - start.waits,
+      preempted: end.preempted - start.preempted,
     };
   }
-  return result;
+  return delta;
 }

@@ -36,7 +36,7 @@ import { gcPausesSummary, stallSummary } from './latency-timeline';
 import {
   calibrationLoopMs,
   cpuDelta,
-  kernelPerUnit,
+  kernelDelta,
   loadAverages,
   snapshotCpu,
   snapshotKernel,
@@ -788,7 +788,7 @@ async function oneWindow<T, S>(
   const before = snapshotCpu(ctx.pids());
   const value = await run(seconds);
   const cpuMs = cpuDelta(before, snapshotCpu(ctx.pids()));
-  const kernelCounts = kernelPerUnit(kernelBefore, snapshotKernel(ctx.pids()), 1);
+  const kernelCounts = kernelDelta(kernelBefore, snapshotKernel(ctx.pids()));
   const end = loadAverages();
   const samples = sampler ? await sampler.stop() : null;
   return { value, cpuMs, started, loadAverage: { start, end }, calibrationMs, samples, kernelCounts };

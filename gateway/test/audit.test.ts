@@ -325,7 +325,8 @@ describe('audit trail', () => {
     const response = await post(
       gateway.url,
       {
-        query: 'mutation Bulk($inputs: [CreatePaymentInput!]!) { createPayments(inputs: $inputs) { __typename } }',
+        query:
+          'mutation Bulk($inputs: [CreatePaymentInput!]!) { createPayments(inputs: $inputs) { __typename ... on Payment { id } } }',
         variables: {
           inputs: keys.map((idempotencyKey, i) => ({
             idempotencyKey,
@@ -340,8 +341,13 @@ describe('audit trail', () => {
       bearer,
       { 'user-agent': longAgent },
     );
-    const results = (response.body.data?.createPayments as Array<{ __typename: string }>).map((r) => r.__typename);
+    const answers = response.body.data?.createPayments as Array<{ __typename: string; id?: string }>;
+    const results = answers.map((r) => r.__typename);
     expect(results).toEqual(['Payment', 'Payment', 'InsufficientFunds']);
+    // Each row names the payment its input made (an operator finds the request from a payment's id); none if refused.
+    const made = answers.map((r) => r.id ?? null);
+    expect(made.map((id) => id === null || id.startsWith('pay_'))).toEqual([true, true, true]);
+    expect(made[2]).toBeNull();
 
     const rows = await auditRows(response.headers.get('x-request-id')!);
     expect(
@@ -351,12 +357,49 @@ describe('audit trail', () => {
         r.idempotencyKey,
         r.accountId,
         r.counterpartyAccountId,
+        r.paymentId,
         r.amount,
         r.note,
         r.outcome,
       ]),
-    ).toEqual(keys.map((key, i) => ['createPayments', i, key, payer, payee, amounts[i], `order ${i}`, results[i]]));
+    ).toEqual(
+      keys.map((key, i) => ['createPayments', i, key, payer, payee, made[i], amounts[i], `order ${i}`, results[i]]),
+    );
     expect(rows.map((r) => r.userAgent)).toEqual(keys.map(() => longAgent.slice(0, 256)));
+  });
+
+  it('names the payment or hold a create made, and the payment a refund takes back, in the line and the row', async () => {
+    const ownerId = unique('audit-made');
+    const bearer = await token(ownerId, 'customer');
+    const [payer, payee] = [await openAccount(ownerId, bearer), await openAccount(ownerId, bearer)];
+    const operator = await token('audit-operator', 'operator');
+    const send = (name: string, input: Record<string, unknown>, as: string) =>
+      post(gateway.url, { query: contractOperation(name), variables: { input } }, as);
+    const fund = { idempotencyKey: unique('fund'), accountId: payer, amount: '100', currency: 'USD' };
+    expect((await send('Deposit', fund, operator)).body.data?.deposit.__typename).toBe('Deposit');
+    const parties = { payerAccountId: payer, payeeAccountId: payee, currency: 'USD' };
+    const paid = await send('CreatePayment', { ...parties, idempotencyKey: unique('p'), amount: '40' }, bearer);
+    const held = await send('CreateHold', { ...parties, idempotencyKey: unique('h'), amount: '10' }, bearer);
+    const refused = await send('CreatePayment', { ...parties, idempotencyKey: unique('p'), amount: '999' }, bearer);
+    const paymentId = paid.body.data?.createPayment.id as string;
+    const holdId = held.body.data?.createHold.id as string;
+    expect([paymentId, holdId]).toEqual([expect.stringMatching(/^pay_/), expect.stringMatching(/^hld_/)]);
+    expect(refused.body.data?.createPayment.__typename).toBe('InsufficientFunds');
+    const refund = { idempotencyKey: unique('r'), paymentId, amount: '5' };
+    const refunded = await send('RefundPayment', refund, bearer);
+    expect(refunded.body.data?.refundPayment.__typename).toBe('Refund');
+    const named = async (response: { headers: Headers }) => {
+      const requestId = response.headers.get('x-request-id')!;
+      const rows = await auditRows(requestId);
+      return {
+        line: (await auditLine(requestId)).record.money.map((m) => m.paymentId),
+        row: rows.map((r) => r.paymentId),
+      };
+    };
+    expect(await named(paid)).toEqual({ line: [paymentId], row: [paymentId] });
+    expect(await named(held)).toEqual({ line: [holdId], row: [holdId] });
+    expect(await named(refused)).toEqual({ line: [null], row: [null] });
+    expect(await named(refunded)).toEqual({ line: [paymentId], row: [paymentId] });
   });
 
   it('logs an unauthenticated mutation and an unauthenticated query', async () => {

@@ -139,14 +139,15 @@ export function auditRecordOf(input: AuditInput): AuditRecord | null {
       rootFields: input.rootFields.map((f) => f.name),
     },
     money: listed.map((action) => {
-      const outcome = actionOutcome(action, input.data, errors);
+      const result = resultOf(action, input.data);
+      const outcome = actionOutcome(action, result, errors);
       return {
         field: action.field,
         index: action.index,
         idempotencyKey: action.idempotencyKey,
         accountId: action.accountId,
         counterpartyAccountId: action.counterpartyAccountId,
-        paymentId: action.paymentId,
+        paymentId: action.paymentId ?? madeIdOf(action, result),
         amount: action.amount,
         currency: action.currency,
         note: auditText(action.note),
@@ -197,13 +198,38 @@ export function auditRowsOf(record: AuditRecord): AuditEventRow[] {
   }));
 }
 
+/** A money action's own result in the answer: its root field's value, or its input's item of createPayments'. */
+function resultOf(action: MoneyAction, data: Record<string, unknown> | null | undefined): unknown {
+  const field = data?.[action.responseKey];
+  return action.index === null ? field : Array.isArray(field) ? field[action.index] : undefined;
+}
+
+/** The type a money mutation's answer names for what it made, where it makes one that later requests name by id. */
+const madeTypes: Partial<Record<MoneyAction['field'], string>> = {
+  createPayment: 'Payment',
+  createPayments: 'Payment',
+  createHold: 'Hold',
+};
+
+/**
+ * The payment or hold a money action made, when its answer names it (the client selected __typename and id): the id
+ * a refund, a capture or a void names later, so that an operator finds the request that made it. Null for any other
+ * answer.
+ */
+function madeIdOf(action: MoneyAction, value: unknown): string | null {
+  const made = madeTypes[action.field];
+  if (made === undefined || typenameOf(value) !== made) return null;
+  const id = (value as { id?: unknown }).id;
+  return typeof id === 'string' ? id : null;
+}
+
 /**
  * One action's outcome: its result's type when the client selected __typename, else the first
  * error that concerns it (its own path, or the request as a whole), else "ok" or "NO_RESULT".
  */
 function actionOutcome(
   action: MoneyAction,
-  data: Record<string, unknown> | null | undefined,
+  value: unknown,
   errors: readonly GraphQLFormattedError[],
 ): { outcome: string; errorCodes: string[] } {
   const own = errors.filter((e) => {
@@ -213,8 +239,6 @@ function actionOutcome(
     return action.index === null || path.length === 1 || path[1] === action.index;
   });
   const errorCodes = unique(own.map(codeOf));
-  const field = data?.[action.responseKey];
-  const value = action.index === null ? field : Array.isArray(field) ? field[action.index] : undefined;
   const typename = typenameOf(value);
   if (typename) return { outcome: typename, errorCodes };
   if (errorCodes.length > 0) return { outcome: errorCodes[0]!, errorCodes };

@@ -127,7 +127,10 @@ export interface MoneyAction {
   accountId: string | null;
   /** A payment's or a hold's payee. */
   counterpartyAccountId: string | null;
-  /** The payment a refund takes back, or the hold a capture or void ends. */
+  /**
+   * The payment a refund takes back, or the hold a capture or void ends. The audit adds the payment or hold a create
+   * made, read from its answer (audit.ts madeIdOf).
+   */
   paymentId: string | null;
   amount: string | null;
   currency: string | null;

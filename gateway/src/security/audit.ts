@@ -9,7 +9,7 @@ import {
   auditTextCharsMax,
   auditUnexecutedMoneyActionsMax,
 } from '../limits';
-import type { MoneyAction } from './root-fields';
+import type { AnswerKeys, MoneyAction, RootField } from './root-fields';
 import { log } from '@paygraph/shared/log';
 
 /**
@@ -39,7 +39,7 @@ export interface AuditInput {
   authFailure: string | null;
   operationType: 'query' | 'mutation' | 'subscription';
   operationName: string | null;
-  rootFields: readonly { name: string; responseKey: string }[];
+  rootFields: readonly Pick<RootField, 'name' | 'responseKey' | 'answerKeys'>[];
   /** The request's money actions; of one that did not run, only the first auditUnexecutedMoneyActionsMax are built. */
   money: readonly MoneyAction[];
   /** How many money actions the request asked for, built or not (root-fields.ts moneyActionCount). */
@@ -123,7 +123,9 @@ export function auditRecordOf(input: AuditInput): AuditRecord | null {
   const results: AuditRecord['outcome']['results'] = {};
   for (const field of input.rootFields) {
     const value = input.data?.[field.responseKey];
-    results[field.responseKey] = Array.isArray(value) ? value.map(typenameOf) : typenameOf(value);
+    results[field.responseKey] = Array.isArray(value)
+      ? value.map((item) => typenameOf(item, field.answerKeys))
+      : typenameOf(value, field.answerKeys);
   }
   return {
     type: 'audit',
@@ -218,7 +220,7 @@ const madeTypes: Partial<Record<MoneyAction['field'], string>> = {
  */
 function madeIdOf(action: MoneyAction, value: unknown): string | null {
   const made = madeTypes[action.field];
-  if (made === undefined || typenameOf(value) !== made) return null;
+  if (made === undefined || !action.answerKeys.id || typenameOf(value, action.answerKeys) !== made) return null;
   const id = (value as { id?: unknown }).id;
   return typeof id === 'string' ? id : null;
 }
@@ -239,14 +241,15 @@ function actionOutcome(
     return action.index === null || path.length === 1 || path[1] === action.index;
   });
   const errorCodes = unique(own.map(codeOf));
-  const typename = typenameOf(value);
+  const typename = typenameOf(value, action.answerKeys);
   if (typename) return { outcome: typename, errorCodes };
   if (errorCodes.length > 0) return { outcome: errorCodes[0]!, errorCodes };
   return { outcome: value === null || value === undefined ? 'NO_RESULT' : 'ok', errorCodes };
 }
 
-function typenameOf(value: unknown): string | null {
-  if (typeof value !== 'object' || value === null || !('__typename' in value)) return null;
+/** A result's type, when the client selected __typename itself (not another field under that name). */
+function typenameOf(value: unknown, keys: AnswerKeys): string | null {
+  if (!keys.typename || typeof value !== 'object' || value === null || !('__typename' in value)) return null;
   const name = (value as { __typename: unknown }).__typename;
   return typeof name === 'string' ? name : null;
 }

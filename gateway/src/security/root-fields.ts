@@ -52,6 +52,17 @@ export interface RootField {
   /** Where the field's result sits in `data`: its alias or its name. */
   responseKey: string;
   args: Record<string, unknown> | null;
+  answerKeys: AnswerKeys;
+}
+
+/**
+ * Whether the `__typename` and `id` keys of a root field's answer are those fields themselves. A client may alias
+ * another field to either name (`__typename: message`, `id: description`): the audit then takes neither value for
+ * what its name says (an error's message may quote input; a description is the client's own text).
+ */
+export interface AnswerKeys {
+  typename: boolean;
+  id: boolean;
 }
 
 /**
@@ -63,6 +74,7 @@ export interface RootSelection {
   responseKey: string;
   node: FieldNode;
   definition: GraphQLField<unknown, unknown> | undefined;
+  answerKeys: AnswerKeys;
 }
 
 /** The root fields of an operation, fragments expanded, in the order execution meets them. */
@@ -73,26 +85,54 @@ export function rootSelectionsOf(
 ): RootSelection[] {
   const rootType = schema.getRootType(operation.operation);
   const fields = new Map<string, RootSelection>();
+  eachField(operation.selectionSet.selections, fragments, (selection) => {
+    const responseKey = selection.alias?.value ?? selection.name.value;
+    const answerKeys = answerKeysOf(selection, fragments);
+    // Fields with one response key are merged by execution and run once, their selections merged too.
+    const merged = fields.get(responseKey);
+    if (merged) {
+      merged.answerKeys = {
+        typename: merged.answerKeys.typename && answerKeys.typename,
+        id: merged.answerKeys.id && answerKeys.id,
+      };
+      return;
+    }
+    const definition = rootType?.getFields()[selection.name.value];
+    fields.set(responseKey, { name: selection.name.value, responseKey, node: selection, definition, answerKeys });
+  });
+  return [...fields.values()];
+}
+
+/** Whether a field's answer keys `__typename` and `id` are no alias of another field. */
+function answerKeysOf(node: FieldNode, fragments: ReadonlyMap<string, FragmentDefinitionNode>): AnswerKeys {
+  const keys = { typename: true, id: true };
+  eachField(node.selectionSet?.selections ?? [], fragments, (field) => {
+    const key = field.alias?.value ?? field.name.value;
+    if (key === '__typename' && field.name.value !== key) keys.typename = false;
+    if (key === 'id' && field.name.value !== key) keys.id = false;
+  });
+  return keys;
+}
+
+/** The fields of one selection set, in order: inline fragments and fragment spreads expanded (a spread once). */
+function eachField(
+  selections: readonly SelectionNode[],
+  fragments: ReadonlyMap<string, FragmentDefinitionNode>,
+  visit: (field: FieldNode) => void,
+): void {
   const seen = new Set<string>();
-  const collect = (selections: readonly SelectionNode[]) => {
-    for (const selection of selections) {
-      if (selection.kind === Kind.FIELD) {
-        const responseKey = selection.alias?.value ?? selection.name.value;
-        // Fields with one response key are merged by execution and run once.
-        if (fields.has(responseKey)) continue;
-        const definition = rootType?.getFields()[selection.name.value];
-        fields.set(responseKey, { name: selection.name.value, responseKey, node: selection, definition });
-      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-        collect(selection.selectionSet.selections);
-      } else if (!seen.has(selection.name.value)) {
+  const walk = (list: readonly SelectionNode[]) => {
+    for (const selection of list) {
+      if (selection.kind === Kind.FIELD) visit(selection);
+      else if (selection.kind === Kind.INLINE_FRAGMENT) walk(selection.selectionSet.selections);
+      else if (!seen.has(selection.name.value)) {
         seen.add(selection.name.value);
         const fragment = fragments.get(selection.name.value);
-        if (fragment) collect(fragment.selectionSet.selections);
+        if (fragment) walk(fragment.selectionSet.selections);
       }
     }
   };
-  collect(operation.selectionSet.selections);
-  return [...fields.values()];
+  walk(selections);
 }
 
 /** The root fields with their arguments: a mutation's read from its coerced variables, a query's left null. */
@@ -102,7 +142,7 @@ export function rootFieldsOf(
   coercedVariables: Readonly<Record<string, unknown>> | null,
 ): RootField[] {
   const variables = operation.operation === 'mutation' ? coercedVariables : null;
-  return selections.map(({ name, responseKey, node, definition }) => {
+  return selections.map(({ name, responseKey, node, definition, answerKeys }) => {
     let args: Record<string, unknown> | null = null;
     if (definition && variables) {
       try {
@@ -112,7 +152,7 @@ export function rootFieldsOf(
         args = null;
       }
     }
-    return { name, responseKey, args };
+    return { name, responseKey, args, answerKeys };
   });
 }
 
@@ -136,6 +176,8 @@ export interface MoneyAction {
   currency: string | null;
   /** Free text the client wrote (externalRef, description, reason), not yet masked. */
   note: string | null;
+  /** Whether its result's `__typename` and `id` keys are those fields (its root field's). */
+  answerKeys: AnswerKeys;
 }
 
 /**
@@ -156,16 +198,16 @@ export function moneyActionsOf(
     if (actions.length >= max) break;
     if (!isMoneyMutationField(name)) continue;
     if (name !== 'createPayments') {
-      actions.push(actionOf(name, field.responseKey, null, record(field.args?.input)));
+      actions.push(actionOf(name, field, null, record(field.args?.input)));
       continue;
     }
     const inputs: unknown = field.args?.inputs;
     if (!Array.isArray(inputs)) {
-      actions.push(actionOf(name, field.responseKey, 0, null));
+      actions.push(actionOf(name, field, 0, null));
       continue;
     }
     for (let index = 0; index < inputs.length && actions.length < max; index++)
-      actions.push(actionOf(name, field.responseKey, index, record(inputs[index])));
+      actions.push(actionOf(name, field, index, record(inputs[index])));
   }
   return actions;
 }
@@ -199,7 +241,7 @@ export function moneyWeight(operation: OperationDefinitionNode, fields: readonly
 
 function actionOf(
   field: MoneyMutationField,
-  responseKey: string,
+  root: Pick<RootField, 'responseKey' | 'answerKeys'>,
   index: number | null,
   input: Record<string, unknown> | null,
 ): MoneyAction {
@@ -213,7 +255,8 @@ function actionOf(
   };
   const common = {
     field,
-    responseKey,
+    responseKey: root.responseKey,
+    answerKeys: root.answerKeys,
     index,
     idempotencyKey: text('idempotencyKey'),
     amount: text('amount'),

@@ -35,6 +35,10 @@ export const auditEvents = mysqlTable(
     accountId: varchar('account_id', { length: 64 }),
     /** A payment's payee. */
     counterpartyAccountId: varchar('counterparty_account_id', { length: 64 }),
+    /**
+     * The payment a refund takes back, the hold a capture or void ends, or the payment or hold a create made, when its
+     * answer names it (security/audit.ts madeIdOf). Not indexed: the key and request indexes find a request.
+     */
     paymentId: varchar('payment_id', { length: 64 }),
     amount: varchar('amount', { length: 40 }),
     currency: varchar('currency', { length: 8 }),

@@ -76,6 +76,19 @@ async function openAccount(ownerId: string, bearer: string): Promise<string> {
   return id;
 }
 
+/** Deposits `amount` USD into the account, as an operator records one. */
+async function fund(accountId: string, amount: string): Promise<void> {
+  const funded = await post(
+    gateway.url,
+    {
+      query: contractOperation('Deposit'),
+      variables: { input: { idempotencyKey: unique('fund'), accountId, amount, currency: 'USD' } },
+    },
+    await token('audit-operator', 'operator'),
+  );
+  expect(funded.body.data?.deposit.__typename).toBe('Deposit');
+}
+
 const card = '4111 1111 1111 1111';
 const cardDigits = '4111111111111111';
 
@@ -310,15 +323,7 @@ describe('audit trail', () => {
     const ownerId = unique('audit-bulk');
     const bearer = await token(ownerId, 'customer');
     const [payer, payee] = [await openAccount(ownerId, bearer), await openAccount(ownerId, bearer)];
-    const funded = await post(
-      gateway.url,
-      {
-        query: contractOperation('Deposit'),
-        variables: { input: { idempotencyKey: unique('fund'), accountId: payer, amount: '100', currency: 'USD' } },
-      },
-      await token('audit-operator', 'operator'),
-    );
-    expect(funded.body.data?.deposit.__typename).toBe('Deposit');
+    await fund(payer, '100');
     const keys = [unique('p'), unique('p'), unique('p')];
     const amounts = ['60', '30', '50'];
     // A user agent longer than its column is cut to fit rather than stalling the audit queue.
@@ -372,11 +377,9 @@ describe('audit trail', () => {
     const ownerId = unique('audit-made');
     const bearer = await token(ownerId, 'customer');
     const [payer, payee] = [await openAccount(ownerId, bearer), await openAccount(ownerId, bearer)];
-    const operator = await token('audit-operator', 'operator');
+    await fund(payer, '100');
     const send = (name: string, input: Record<string, unknown>, as: string) =>
       post(gateway.url, { query: contractOperation(name), variables: { input } }, as);
-    const fund = { idempotencyKey: unique('fund'), accountId: payer, amount: '100', currency: 'USD' };
-    expect((await send('Deposit', fund, operator)).body.data?.deposit.__typename).toBe('Deposit');
     const parties = { payerAccountId: payer, payeeAccountId: payee, currency: 'USD' };
     const paid = await send('CreatePayment', { ...parties, idempotencyKey: unique('p'), amount: '40' }, bearer);
     const held = await send('CreateHold', { ...parties, idempotencyKey: unique('h'), amount: '10' }, bearer);
@@ -408,14 +411,7 @@ describe('audit trail', () => {
     const ownerId = unique('audit-alias');
     const bearer = await token(ownerId, 'customer');
     const [payer, payee] = [await openAccount(ownerId, bearer), await openAccount(ownerId, bearer)];
-    const fund = { idempotencyKey: unique('fund'), accountId: payer, amount: '100', currency: 'USD' };
-    const operator = await token('audit-operator', 'operator');
-    const funded = await post(
-      gateway.url,
-      { query: contractOperation('Deposit'), variables: { input: fund } },
-      operator,
-    );
-    expect(funded.body.data?.deposit.__typename).toBe('Deposit');
+    await fund(payer, '100');
     const planted = 'pay_01M8KXEC6G3GHSMYEA2DKTWKC4_11';
     const pay = (selection: string) =>
       post(
@@ -424,8 +420,12 @@ describe('audit trail', () => {
           query: `mutation Alias($input: CreatePaymentInput!) { ${selection} }`,
           variables: {
             input: {
-              ...{ idempotencyKey: unique('p'), payerAccountId: payer, payeeAccountId: payee },
-              ...{ amount: '1', currency: 'USD', description: planted },
+              idempotencyKey: unique('p'),
+              payerAccountId: payer,
+              payeeAccountId: payee,
+              amount: '1',
+              currency: 'USD',
+              description: planted,
             },
           },
         },

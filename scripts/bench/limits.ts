@@ -299,3 +299,14 @@ export const moveSeedRoundSeconds = 10;
 
 /** The transaction subgraph's /metrics, read at a window's start and end (posting-stages.ts): no longer than this. */
 export const metricsReadTimeoutMs = 2_000;
+/**
+ * The database server's buffer pool during a run (buffer-pool.ts): at most benchBufferPoolBytesMax, and at most
+ * benchBufferPoolRamShareMax of the machine's memory, in whole bufferPoolStepBytes. A run's databases outgrow a
+ * distribution's default pool (MariaDB's 128 MiB) within group a (≈ 700 MB by its end), and a full run's within 4 GiB.
+ * A resize that has not ended after bufferPoolResizeWaitMs is left to the server, and the pool as it was is measured.
+ */
+export const benchBufferPoolBytesMax = 4 * 1024 ** 3;
+export const benchBufferPoolRamShareMax = 0.25;
+export const bufferPoolStepBytes = 128 * 1024 ** 2;
+export const bufferPoolResizeWaitMs = 60_000;
+export const bufferPoolResizePollMs = 200;

@@ -61,6 +61,7 @@ import {
   firstWarmupSecondsMin,
 } from './limits';
 import { openRatesArg, openSharesArg } from './args';
+import { holdBufferPool, type BufferPoolHold } from './buffer-pool';
 import { LoadClient, type Operation } from './load';
 import { calibrationLoopMs, findMysqlServerPid, pidFileOf } from './proc-stats';
 import { formatProfile, summariseProfileDir, type ProfileSummary } from './profile-summary';
@@ -144,6 +145,8 @@ import { repoRoot, type StartupCost } from './processes';
  *                        offer the same load whatever each one's a-max (an A B A B of latency)
  *   --loop-probe         every process reports each second its event-loop delay and GC pauses
  *                        (loop-probe.mjs, loaded with NODE_OPTIONS=--import); each window sums them per process
+ *   --mysql-as-is        leave the database server's buffer pool as it is (buffer-pool.ts: the bench grows a
+ *                        smaller one to hold the run's databases, and gives the old size back at the end)
  *   --table FILE         print the table of an earlier results file and exit
  *   --target URL --token T   measure a system that is already running instead (groups a, b, c, f
  *                        through its gateway; invariants only when MYSQL_SHARDS names its shards)
@@ -182,6 +185,8 @@ interface Options {
   openShares: number[];
   /** Open-loop scenarios at fixed payments per second after a-max (--open-rates): none by default. */
   openRates: number[];
+  /** --mysql-as-is: the database server's buffer pool left as it is (buffer-pool.ts). */
+  mysqlAsIs: boolean;
 }
 
 const subgraphKnobs = ['MERGE_WAIT_MS', 'MERGE_BATCH_SIZE', 'MYSQL_POOL_SIZE'];
@@ -270,6 +275,7 @@ function parseOptions(argv: string[]): Options {
       'loop-probe': { type: 'boolean' },
       'open-shares': { type: 'string' },
       'open-rates': { type: 'string' },
+      'mysql-as-is': { type: 'boolean' },
     },
     strict: true,
   });
@@ -315,6 +321,7 @@ function parseOptions(argv: string[]): Options {
     loopProbe: values['loop-probe'] === true,
     openShares: openSharesArg(values['open-shares'], openLoopSharesPercentDefault, openLoopSharePercentMax),
     openRates: openRatesArg(values['open-rates'], openLoopRatePerSecondMax),
+    mysqlAsIs: values['mysql-as-is'] === true,
   };
 }
 
@@ -388,6 +395,7 @@ async function main(): Promise<void> {
   const clients: LoadClient[] = [];
   let mysqlPid: number | undefined;
   let runtime: Runtime | null = null;
+  let bufferPool: BufferPoolHold | null = null;
 
   try {
     let gatewayUrl: string;
@@ -402,6 +410,7 @@ async function main(): Promise<void> {
     } else {
       const server = await ensureMysql({ databasePrefix: options.databasePrefix, log, server: config.mysqlServer });
       shardUrls = server.shardUrls;
+      if (!options.mysqlAsIs) bufferPool = await holdBufferPool(parseShardUrls(shardUrls)[0]!, log);
       runtime = resolveRuntime(options.nodes[0]!, log);
       log(
         `the gateway and the subgraphs run on Node ${runtime.version} (${runtime.path}); the load generator on ${process.version}`,
@@ -510,6 +519,7 @@ async function main(): Promise<void> {
     await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
     await stack?.stop();
     await shards?.close();
+    await bufferPool?.restore();
   }
 
   const loopAfter = calibrationLoopMs();
@@ -526,6 +536,8 @@ async function main(): Promise<void> {
       /** The Node of the gateway and the subgraphs (--node); null with --target. */
       processesNode: runtime === null ? null : { version: runtime.version, source: runtime.source },
       mysql: facts,
+      /** The buffer pool when the run began and during it (bytes; buffer-pool.ts); null with --target. */
+      bufferPool: bufferPool === null ? null : { before: bufferPool.before, during: bufferPool.during },
       cpuLoopMs: { before: loopBefore, after: loopAfter },
     },
     options: { ...options, groups: [...options.groups], target: options.target?.url ?? null },

@@ -85,7 +85,8 @@ async function resize(conn: mysql.Connection, bytes: number): Promise<number> {
   for (;;) {
     const [rows] = await conn.query("SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_resize_status'");
     const status = (rows as Array<{ Value: string }>)[0]?.Value ?? '';
-    if (!/resizing|withdrawing|allocating|in progress/i.test(status)) return poolBytes(conn);
+    // Empty (MariaDB 10.11), or "Completed resizing buffer pool at …" (MySQL, earlier MariaDB), once it has ended.
+    if (status === '' || /^(completed|size did not change)/i.test(status)) return poolBytes(conn);
     if (Date.now() > deadline) throw new Error(`the resize did not end within ${bufferPoolResizeWaitMs} ms: ${status}`);
     await new Promise((resolve) => setTimeout(resolve, bufferPoolResizePollMs));
   }

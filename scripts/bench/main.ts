@@ -189,7 +189,7 @@ interface Options {
   mysqlAsIs: boolean;
 }
 
-const subgraphKnobs = ['MERGE_WAIT_MS', 'MERGE_BATCH_SIZE', 'MYSQL_POOL_SIZE'];
+const subgraphKnobs = ['MERGE_WAIT_MS', 'MERGE_BATCH_SIZE', 'MYSQL_POOL_SIZE', 'RENDERED_ANSWERS'];
 
 function parseSubgraphEnv(raw: string | undefined): Record<string, string> {
   if (raw === undefined) return {};

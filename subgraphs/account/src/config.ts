@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { evenWithRefusedValues, intervalMs, port } from '@paygraph/shared/config/env';
+import { boolean, evenWithRefusedValues, intervalMs, port } from '@paygraph/shared/config/env';
 import {
   subgraphRequirements,
   subgraphSecret,
@@ -29,6 +29,11 @@ export const accountConfig = z
     balanceSafetyPollIntervalMs: intervalMs('BALANCE_SAFETY_POLL_INTERVAL_MS', balanceSafetyPollIntervalMsDefault, {
       default: `\`${balanceSafetyPollIntervalMsDefault}\``,
       meaning: 'with Redis, the slow poll that covers a lost hint',
+    }),
+    renderedAnswers: boolean('RENDERED_ANSWERS', true, {
+      default: '`true`',
+      meaning:
+        "serve an account read again from its rendered answer while the account has not changed (docs/GATEWAY.md); `false` renders every read, as the bench's `--subgraph-env RENDERED_ANSWERS=false` measures",
     }),
     subscriptionKeepAliveMs,
   })

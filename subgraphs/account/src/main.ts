@@ -18,6 +18,7 @@ await runSubgraphMain(accountPart, async (config) => {
     feed: { pollIntervalMs, redisUrl: config.redisUrl },
     keepAliveMs: config.subscriptionKeepAliveMs,
     production: config.production,
+    ...(config.renderedAnswers ? {} : { renderedAnswers: false as const }),
   });
   const port = await listen(server.http, config.port, config.host);
   return { port, shards, server };

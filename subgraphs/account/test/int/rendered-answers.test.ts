@@ -338,10 +338,10 @@ describe('documents that read more than the row and its first page', () => {
 });
 
 describe('rendered answers kept', () => {
-  /** An account subgraph of its own on the stack's shards, keeping answers within `bounds`. */
-  async function subgraphWithin(bounds: Partial<RenderedAnswerBounds>) {
+  /** An account subgraph of its own on the stack's shards, keeping answers within `bounds`, or none (false). */
+  async function subgraphWithin(bounds: Partial<RenderedAnswerBounds> | false) {
     const server = await createAccountSubgraph(stack.shards, testTrusts().account, undefined, {
-      renderedAnswers: { ...renderedAnswerBoundsDefault, ...bounds },
+      renderedAnswers: bounds === false ? false : { ...renderedAnswerBoundsDefault, ...bounds },
       // Its first pass would read every shard as this file counts one answer's statements.
       booksCheckIntervalMs: null,
     });
@@ -399,6 +399,24 @@ describe('rendered answers kept', () => {
       for (let i = 0; i < 2; i++) expect(await served(tiny.url, operator, ids[0]!)).toBe(false);
     } finally {
       await tiny.stop();
+    }
+  });
+
+  it('are none with RENDERED_ANSWERS=false: every read is rendered, its row and page read each time', async () => {
+    const id = await accountWithEntries(unique('rendered-owner'), 3);
+    const asked = { query: contractOperation('GetAccount'), variables: { id } };
+    const expected = await graphqlJs(operator, asked);
+    const off = await subgraphWithin(false);
+    try {
+      const before = await outcomes();
+      for (let i = 0; i < 3; i++) {
+        const answer = await ask(operator, asked, off.url);
+        expect(answer.text).toBe(expected);
+        expect(answer.statements).toBe(2);
+      }
+      expect(await countsSince(before)).toEqual({ hit: 0, miss: 0, kept: 0 });
+    } finally {
+      await off.stop();
     }
   });
 });

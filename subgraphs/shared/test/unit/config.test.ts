@@ -149,6 +149,7 @@ const groups = [
     MERGE_BATCH_SIZE: { good: ['1000', (c) => c.posting.mergeBatchSize, 1000], bad: ['0', '1001'] },
     MERGE_QUEUE_SIZE: { good: ['1000', (c) => c.posting.mergeQueueSize, 1000], bad: ['0', '100001', 'many', '10'] },
     BALANCE_POLL_INTERVAL_MS: { good: ['10', (c) => c.balancePollIntervalMs, 10], bad: ['0', 'often'] },
+    RENDERED_ANSWERS: { good: ['false', (c) => c.renderedAnswers, false], bad: ['off', 'FALSE'] },
     BALANCE_SAFETY_POLL_INTERVAL_MS: {
       good: ['500', (c) => c.balanceSafetyPollIntervalMs, 500],
       bad: ['0', '2147483648'],

@@ -131,7 +131,7 @@ class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     const same = response.headers.get(renderedSameHeader);
     if (same !== null) return answerBodyOfCopy(sameAnswerBytes(same, context?.renderedCopy));
     if (!isForwardedCall(context) || !isJsonAnswer(response)) return super.parseBody(response, request, context);
-    return answerBodyOf(Buffer.from(await response.arrayBuffer()));
+    return answerBodyOf(await response.text());
   }
 
   /**

@@ -66,9 +66,8 @@ export class SubgraphClient {
       ...(signal ? { signal } : {}),
     });
     const answer = queued ? await withinLimit(call, queued, timeoutMs ?? subgraphRequestTimeoutMs) : await call;
-    // Bytes: an answer of data alone is written on and kept as it came (pass-through/raw-answer.ts), never decoded.
-    const bytes = await answer.body.arrayBuffer();
-    return new SubgraphResponse(target, answer.statusCode, answer.statusText, headersOf(answer.headers), bytes);
+    const text = await answer.body.text();
+    return new SubgraphResponse(target, answer.statusCode, answer.statusText, headersOf(answer.headers), text);
   }
 
   /** The pool holds connections to one origin: a URL elsewhere is a wiring mistake, not a request. */
@@ -121,8 +120,7 @@ function headersOf(raw: IncomingHttpHeaders): PlainHeaders {
 
 /**
  * A fetch Response as Apollo's data source reads it (FetcherResponse), over an answer already
- * read whole, as its bytes (undici's arrayBuffer: a buffer of exactly the body's length). Like
- * fetch's, its body can be read once; clone() gives another reading.
+ * read whole. Like fetch's, its body can be read once; clone() gives another reading.
  */
 class SubgraphResponse implements FetcherResponse {
   readonly ok: boolean;
@@ -134,7 +132,7 @@ class SubgraphResponse implements FetcherResponse {
     readonly status: number,
     readonly statusText: string,
     readonly headers: PlainHeaders,
-    private readonly body: ArrayBuffer,
+    private readonly body: string,
   ) {
     this.ok = status >= 200 && status <= 299;
   }
@@ -144,15 +142,15 @@ class SubgraphResponse implements FetcherResponse {
   }
 
   async text(): Promise<string> {
-    return Buffer.from(this.take()).toString('utf8');
+    return this.take();
   }
 
   async json(): Promise<unknown> {
-    return JSON.parse(await this.text());
+    return JSON.parse(this.take());
   }
 
   async arrayBuffer(): Promise<ArrayBuffer> {
-    return this.take();
+    return new TextEncoder().encode(this.take()).buffer;
   }
 
   clone(): SubgraphResponse {
@@ -160,7 +158,7 @@ class SubgraphResponse implements FetcherResponse {
     return new SubgraphResponse(this.url, this.status, this.statusText, this.headers.copy(), this.body);
   }
 
-  private take(): ArrayBuffer {
+  private take(): string {
     if (this.used) throw new TypeError('the response body was read already');
     this.used = true;
     return this.body;

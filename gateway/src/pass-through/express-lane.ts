@@ -116,8 +116,8 @@ export function expressLane(parts: ExpressLaneParts): ExpressLane {
   };
 }
 
-/** The subgraph's bytes (or a kept copy's) when the call answered data alone that nothing read: written as they are. */
-function dataAloneBody(outcome: ForwardOutcome): Buffer | undefined {
+/** The subgraph's text (a kept copy's bytes) when the call answered data alone that nothing read: written as it is. */
+function dataAloneBody(outcome: ForwardOutcome): string | Buffer | undefined {
   if (!outcome.ok || (outcome.response.errors !== undefined && outcome.response.errors.length > 0)) return undefined;
   return unparsedBodyOf(outcome.response.data);
 }

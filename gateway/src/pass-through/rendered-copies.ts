@@ -28,7 +28,7 @@ export interface RenderedCopies {
   /** The copy held for this request, to ask the subgraph about. */
   held(identity: Identity, key: string): RenderedCopy | undefined;
   /** After the call: keeps an answer of data alone the subgraph named with a tag, and counts an answer "the same". */
-  after(identity: Identity, key: string, outcome: ForwardOutcome, body: Buffer | undefined): void;
+  after(identity: Identity, key: string, outcome: ForwardOutcome, body: string | Buffer | undefined): void;
 }
 
 export function renderedCopies(metrics: Metrics): RenderedCopies {
@@ -49,8 +49,9 @@ export function renderedCopies(metrics: Metrics): RenderedCopies {
       if (headers?.get(renderedSameHeader) != null) return metrics.recordRenderedCopy('same');
       const tag = headers?.get(renderedTagHeader);
       if (tag == null || tag === '') return;
-      // Kept as the UTF-8 bytes it came in: written as they are (raw-answer.ts answerBodyOfCopy), outside V8's heap.
-      if (copies.set(readerOf(identity), key, { tag, bytes: body })) metrics.recordRenderedCopy('kept');
+      // Kept as its UTF-8 bytes: written as they are (raw-answer.ts answerBodyOfCopy), outside V8's heap.
+      const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+      if (copies.set(readerOf(identity), key, { tag, bytes })) metrics.recordRenderedCopy('kept');
     },
   };
 }

@@ -5,7 +5,7 @@ import {
   accountsByOwner,
   accountsWithHeadPages,
   type Account,
-  type EntryRow,
+  type EntryLine,
   placedHere,
   stripeShardsOf,
 } from '@paygraph/shared/ledger/index';
@@ -27,7 +27,7 @@ export interface LoadedViews {
  */
 export interface HeadEntries {
   limit: number;
-  rows: EntryRow[];
+  rows: EntryLine[];
 }
 
 /** The head page read with the account, when it was read with the page `first` asks for (limit first + 1). */
@@ -35,7 +35,7 @@ export function headEntriesOf(
   read: ReadonlyMap<string, HeadEntries>,
   accountId: string,
   limit: number,
-): EntryRow[] | null {
+): EntryLine[] | null {
   const page = read.get(accountId);
   return page !== undefined && page.limit === limit ? page.rows : null;
 }
@@ -62,7 +62,7 @@ export async function loadAccountViews(
     if (parsed) addTo(byHome, shards.byLogical(parsed.shard), id);
   }
   const down = new Map<Shard, ShardUnavailable>();
-  const pagesRead = new Map<string, { limit: number; rows: EntryRow[] }>();
+  const pagesRead = new Map<string, { limit: number; rows: EntryLine[] }>();
   const homes = await eachReachable(byHome, down, async (shard, list) => {
     const pages = list.flatMap((id) => {
       const limit = headPages.get(id);

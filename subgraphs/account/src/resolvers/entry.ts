@@ -1,12 +1,12 @@
 import { allowed } from '@paygraph/shared/graphql/errors';
 import { InvariantViolation } from '@paygraph/shared/result';
-import type { EntryRow } from '@paygraph/shared/ledger/index';
+import type { EntryLine } from '@paygraph/shared/ledger/index';
 import type { AccountContext } from '../context';
 import { readableEntry } from '../services/accounts';
 import type { EntryResolvers } from '../generated/resolvers-types';
 import { graphqlIntMax } from '../limits';
 
-export function sequenceOf(entry: EntryRow): number {
+export function sequenceOf(entry: EntryLine): number {
   if (entry.sequence > graphqlIntMax) throw new InvariantViolation(`entry ${entry.id} sequence exceeds GraphQL Int`);
   return Number(entry.sequence);
 }

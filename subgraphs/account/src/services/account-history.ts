@@ -1,7 +1,7 @@
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import { businessDateOf } from '@paygraph/shared/business-date';
-import { entriesPage, bucketsAt, statementDays, type EntryRow } from '@paygraph/shared/ledger/index';
+import { entriesPage, bucketsAt, statementDays, type EntryLine } from '@paygraph/shared/ledger/index';
 import type { AccountView } from '../domain/account-view';
 import { headEntriesOf, type HeadEntries } from '../db/account-views';
 import { addBuckets, noBuckets, type Buckets } from '../domain/balance-snapshot';
@@ -77,8 +77,8 @@ export async function entriesOf(
   position: StreamPosition,
   first: number,
   headPagesRead: ReadonlyMap<string, HeadEntries>,
-): Promise<{ entries: EntryRow[]; position: StreamPosition; hasNextPage: boolean }> {
-  const reads: Array<Promise<EntryRow[]>> = [];
+): Promise<{ entries: EntryLine[]; position: StreamPosition; hasNextPage: boolean }> {
+  const reads: Array<Promise<EntryLine[]>> = [];
   for (const [shard, ids] of rowsByShard(shards, view)) {
     for (const id of ids) {
       const below = position.sequences.get(id);

@@ -135,4 +135,4 @@ export {
 export { clearingTotals, systemTotals } from './store/health';
 export { bucketsAt, statementDays } from './store/account-days';
 export { verifyAccounts, verifyShard } from './store/integrity';
-export type { EntryRow, PostingRow } from './store/schema';
+export type { EntryLine, EntryRow, PostingRow } from './store/schema';

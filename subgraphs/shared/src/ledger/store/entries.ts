@@ -2,9 +2,9 @@ import { and, asc, eq, getTableColumns, gt, gte, lte, sql } from 'drizzle-orm';
 import type { Executor } from '../../shards/transaction';
 import type { Shard } from '../../shards/pool';
 import type { Account, AccountBalances } from '../rules/account';
-import { accounts, ledgerEntries, type EntryRow } from './schema';
+import { accounts, ledgerEntries, type EntryLine, type EntryRow } from './schema';
 import { rawRows, rawRowSets, type SqlTarget } from '../../db/raw';
-import { accountColumns, accountOfRaw, entryColumns, entryOf, type RawAccount, type RawEntry } from './rows';
+import { accountColumns, accountOfRaw, entryLineColumns, entryLineOf, type RawAccount, type RawEntry } from './rows';
 
 /**
  * Reads of ledger_entries: an account's pages (newest first), a stripe's entries from a sequence
@@ -30,17 +30,17 @@ export async function accountsWithHeadPages(
   db: SqlTarget,
   ids: readonly string[],
   pages: readonly HeadPageRequest[],
-): Promise<{ accounts: Account[]; headPages: Map<string, EntryRow[]> }> {
+): Promise<{ accounts: Account[]; headPages: Map<string, EntryLine[]> }> {
   if (ids.length === 0) return { accounts: [], headPages: new Map() };
   const [accountRows, ...pageRows] = await rawRowSets(db, [
     { sql: `SELECT ${accountColumns} FROM accounts WHERE id IN (?)`, values: [ids] },
     ...pages.map((p) => ({ sql: newestEntriesSql, values: [p.accountId, p.limit] })),
   ]);
-  const headPages = new Map(pages.map((p, i) => [p.accountId, (pageRows[i] as RawEntry[]).map(entryOf)]));
+  const headPages = new Map(pages.map((p, i) => [p.accountId, (pageRows[i] as RawEntry[]).map(entryLineOf)]));
   return { accounts: (accountRows as RawAccount[]).map(accountOfRaw), headPages };
 }
 
-const newestEntriesSql = `SELECT ${entryColumns} FROM ledger_entries WHERE account_id = ? ORDER BY sequence DESC LIMIT ?`;
+const newestEntriesSql = `SELECT ${entryLineColumns} FROM ledger_entries WHERE account_id = ? ORDER BY sequence DESC LIMIT ?`;
 
 /**
  * Newest first: an account's entries below `beforeSequence` (all when null), newest first, at most `limit`:
@@ -53,16 +53,16 @@ export async function entriesPage(
   accountId: string,
   beforeSequence: bigint | null,
   limit: number,
-): Promise<EntryRow[]> {
+): Promise<EntryLine[]> {
   const rows =
     beforeSequence === null
       ? await rawRows<RawEntry>(db, newestEntriesSql, [accountId, limit])
       : await rawRows<RawEntry>(
           db,
-          `SELECT ${entryColumns} FROM ledger_entries WHERE account_id = ? AND sequence < ? ORDER BY sequence DESC LIMIT ?`,
+          `SELECT ${entryLineColumns} FROM ledger_entries WHERE account_id = ? AND sequence < ? ORDER BY sequence DESC LIMIT ?`,
           [accountId, beforeSequence.toString(), limit],
         );
-  return rows.map(entryOf);
+  return rows.map(entryLineOf);
 }
 
 /** A stripe's entries from a sequence on (that one included), oldest first. Locks: none. */

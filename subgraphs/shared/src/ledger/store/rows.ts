@@ -1,10 +1,10 @@
 import type { Account } from '../rules/account';
-import type { AccountRow, EntryRow } from './schema';
+import type { AccountRow, EntryLine, EntryRow } from './schema';
 import { bigintOf } from '../../db/raw';
 
 /**
  * How the store's reads become the shapes the rest of the ledger takes: an accounts row as the
- * Account (rules/account.ts), an entries row as an EntryRow. No SQL runs here.
+ * Account (rules/account.ts), an entries page's row as an EntryLine. No SQL runs here.
  */
 
 /**
@@ -91,7 +91,7 @@ export function accountOfRaw(r: RawAccount): Account {
   };
 }
 
-/** A ledger_entries row as mysql2 sends it for the hand-written reads (db/raw.ts). */
+/** A ledger_entries row's page columns (entryLineColumns) as mysql2 sends them for the hand-written reads (db/raw.ts). */
 export interface RawEntry {
   account_id: string;
   sequence: string;
@@ -102,15 +102,14 @@ export interface RawEntry {
   direction: EntryRow['direction'];
   balance_after: string;
   currency: string;
-  prev_hash: string;
-  hash: string;
   created_at: Date;
 }
 
-export const entryColumns =
-  'account_id, sequence, id, posting_id, bucket, amount, direction, balance_after, currency, prev_hash, hash, created_at';
+/** A page's columns (EntryLine): the row's without prev_hash and hash. */
+export const entryLineColumns =
+  'account_id, sequence, id, posting_id, bucket, amount, direction, balance_after, currency, created_at';
 
-export function entryOf(r: RawEntry): EntryRow {
+export function entryLineOf(r: RawEntry): EntryLine {
   return {
     accountId: r.account_id,
     sequence: bigintOf(r.sequence),
@@ -121,8 +120,6 @@ export function entryOf(r: RawEntry): EntryRow {
     direction: r.direction,
     balanceAfter: bigintOf(r.balance_after),
     currency: r.currency,
-    prevHash: r.prev_hash,
-    hash: r.hash,
     createdAt: r.created_at,
   };
 }

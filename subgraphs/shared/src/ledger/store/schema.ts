@@ -162,6 +162,12 @@ export const ledgerEntries = mysqlTable(
 export type AccountRow = typeof accounts.$inferSelect;
 export type PostingRow = typeof postings.$inferSelect;
 export type EntryRow = typeof ledgerEntries.$inferSelect;
+/**
+ * An entry as a page of an account's history shows it (store/entries.ts entriesPage): the row without its hash chain,
+ * which no answer shows and the tamper checks read for themselves. 128 of a row's bytes that a GetAccount page of 100
+ * entries decoded into 200 strings only to drop them.
+ */
+export type EntryLine = Omit<EntryRow, 'prevHash' | 'hash'>;
 
 /**
  * A posting that was refused, kept under its dedupe key in the same transaction that decided

@@ -120,7 +120,8 @@ import { repoRoot, type StartupCost } from './processes';
  *   --production         start every process with NODE_ENV=production (as the Docker image does) and a
  *                        LEDGER_MAC_KEY made for the run; without it they run as `npm start` does
  *   --subgraph-env K=V,K=V  extra environment for the subgraphs: the knobs MERGE_WAIT_MS,
- *                        MERGE_BATCH_SIZE, MYSQL_POOL_SIZE (POSTING_ENGINE is set per scenario)
+ *                        MERGE_BATCH_SIZE, MYSQL_POOL_SIZE, RENDERED_ANSWERS (POSTING_ENGINE is set per
+ *                        scenario; RENDERED_ANSWERS=false renders every read of group f, as after a payment)
  *   --node-options=F     NODE_OPTIONS for the gateway and every subgraph, to measure a flag (the flags they
  *                        always run with, scripts/lib/node-options.ts, are on the command line and
  *                        win over NODE_OPTIONS: change processNodeArgs to measure those)

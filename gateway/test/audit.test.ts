@@ -443,6 +443,40 @@ describe('audit trail', () => {
     }
   });
 
+  it('audits a result whose type the client did not select as TYPE_NOT_SELECTED: a refusal never reads ok', async () => {
+    // Every money field answers a union: without __typename, InsufficientFunds and a Payment answer alike ({} here).
+    const ownerId = unique('audit-untyped');
+    const bearer = await token(ownerId, 'customer');
+    const [payer, payee] = [await openAccount(ownerId, bearer), await openAccount(ownerId, bearer)];
+    await fund(payer, '5');
+    const pay = (amount: string) =>
+      post(
+        gateway.url,
+        {
+          query: `mutation Untyped($input: CreatePaymentInput!) { createPayment(input: $input) { ... on Payment { id } } }`,
+          variables: {
+            input: {
+              idempotencyKey: unique('p'),
+              payerAccountId: payer,
+              payeeAccountId: payee,
+              amount,
+              currency: 'USD',
+            },
+          },
+        },
+        bearer,
+      );
+    const refused = await pay('50');
+    const paid = await pay('1');
+    expect(refused.body.data?.createPayment).toEqual({});
+    expect(paid.body.data?.createPayment).toEqual({ id: expect.any(String) });
+    for (const answer of [refused, paid]) {
+      const { record } = await auditLine(answer.headers.get('x-request-id')!);
+      expect(record.money.map((m) => m.outcome)).toEqual(['TYPE_NOT_SELECTED']);
+      expect((await auditRows(record.requestId)).map((r) => r.outcome)).toEqual(['TYPE_NOT_SELECTED']);
+    }
+  });
+
   it("takes no other field aliased to __typename for a result's type: an error's message is never its outcome", () => {
     // The gateway refuses such an answer of a union today ("Invalid __typename"); the audit does not rely on it.
     // Only the document's shape matters here: the arguments are not read (no variables), the action has no input.
@@ -469,7 +503,7 @@ describe('audit trail', () => {
       audit('createPayment(input: $input) { ... on InsufficientFunds { __typename: message } }', {
         __typename: message,
       }),
-    ).toEqual(['ok', null]);
+    ).toEqual(['TYPE_NOT_SELECTED', null]);
     expect(audit('createPayment(input: $input) { __typename }', { __typename: 'InsufficientFunds' })).toEqual([
       'InsufficientFunds',
       'InsufficientFunds',

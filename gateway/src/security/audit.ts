@@ -227,7 +227,9 @@ function madeIdOf(action: MoneyAction, value: unknown): string | null {
 
 /**
  * One action's outcome: its result's type when the client selected __typename, else the first
- * error that concerns it (its own path, or the request as a whole), else "ok" or "NO_RESULT".
+ * error that concerns it (its own path, or the request as a whole), else NO_RESULT, or
+ * TYPE_NOT_SELECTED: every money field answers a union, and without __typename a refusal
+ * (InsufficientFunds) reads like a success, so no outcome is guessed ("ok" was, for both).
  */
 function actionOutcome(
   action: MoneyAction,
@@ -244,7 +246,7 @@ function actionOutcome(
   const typename = typenameOf(value, action.answerKeys);
   if (typename) return { outcome: typename, errorCodes };
   if (errorCodes.length > 0) return { outcome: errorCodes[0]!, errorCodes };
-  return { outcome: value === null || value === undefined ? 'NO_RESULT' : 'ok', errorCodes };
+  return { outcome: value === null || value === undefined ? 'NO_RESULT' : 'TYPE_NOT_SELECTED', errorCodes };
 }
 
 /** A result's type, when the client selected __typename itself (not another field under that name). */

@@ -1,6 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import mysql from 'mysql2/promise';
-import { benchBufferPoolBytes, holdBufferPool } from '../scripts/bench/buffer-pool';
+import { benchBufferPoolBytes, bufferPoolBytes, holdBufferPool } from '../scripts/bench/buffer-pool';
 import { benchBufferPoolBytesMax, bufferPoolStepBytes } from '../scripts/bench/limits';
 import { parseShardUrls } from '../subgraphs/shared/src/shards/topology';
 
@@ -10,17 +9,7 @@ import { parseShardUrls } from '../subgraphs/shared/src/shards/topology';
  */
 const serverUrl = parseShardUrls(process.env.MYSQL_SHARDS!)[0]!;
 
-async function poolBytes(): Promise<number> {
-  const url = new URL(serverUrl);
-  url.pathname = '/';
-  const conn = await mysql.createConnection({ uri: url.toString() });
-  try {
-    const [rows] = await conn.query('SELECT @@innodb_buffer_pool_size AS b');
-    return Number((rows as Array<{ b: string | number }>)[0]!.b);
-  } finally {
-    await conn.end();
-  }
-}
+const poolBytes = () => bufferPoolBytes(serverUrl);
 
 describe("the bench's buffer pool", () => {
   test('is grown for the run and given back after it', async () => {

@@ -2,7 +2,7 @@ import { parseShardUrls } from '../../subgraphs/shared/src/shards/topology';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import mysql from 'mysql2/promise';
+import { withServer } from '../lib/server-connection';
 import { migrateAll } from '../lib/migration-sets';
 import { openShards, type ShardSet } from '../../subgraphs/shared/src/shards/pool';
 import type { EngineMode } from '../../subgraphs/shared/src/config/shared';
@@ -51,13 +51,7 @@ export async function dropDatabases(shardUrls: string): Promise<void> {
     const database = decodeURIComponent(url.pathname.slice(1));
     if (!/^paygraph_bench[A-Za-z0-9_]*_s\d+$/.test(database))
       throw new Error(`refusing to drop "${database}": not a benchmark database`);
-    url.pathname = '/';
-    const conn = await mysql.createConnection({ uri: url.toString() });
-    try {
-      await conn.query(`DROP DATABASE IF EXISTS \`${database}\``);
-    } finally {
-      await conn.end();
-    }
+    await withServer(url.toString(), (conn) => conn.query(`DROP DATABASE IF EXISTS \`${database}\``));
   }
 }
 

@@ -1,5 +1,6 @@
 import { totalmem } from 'node:os';
-import mysql from 'mysql2/promise';
+import type mysql from 'mysql2/promise';
+import { withServer } from '../lib/server-connection';
 import {
   benchBufferPoolBytesMax,
   benchBufferPoolRamShareMax,
@@ -40,7 +41,7 @@ export async function holdBufferPool(
   log: (line: string) => void,
   bytes: number = benchBufferPoolBytes(),
 ): Promise<BufferPoolHold> {
-  const before = await withServer(serverUrl, poolBytes);
+  const before = await bufferPoolBytes(serverUrl);
   const asIs = { before, during: before, restore: async () => undefined };
   if (before >= bytes) return asIs;
   let during: number;
@@ -62,15 +63,9 @@ export async function holdBufferPool(
   };
 }
 
-async function withServer<T>(serverUrl: string, use: (conn: mysql.Connection) => Promise<T>): Promise<T> {
-  const url = new URL(serverUrl);
-  url.pathname = '/';
-  const conn = await mysql.createConnection({ uri: url.toString() });
-  try {
-    return await use(conn);
-  } finally {
-    await conn.end();
-  }
+/** The pool of the server at `serverUrl` now, bytes. */
+export function bufferPoolBytes(serverUrl: string): Promise<number> {
+  return withServer(serverUrl, poolBytes);
 }
 
 async function poolBytes(conn: mysql.Connection): Promise<number> {

@@ -3,7 +3,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { mkdirSync, readFileSync } from 'node:fs';
-import mysql from 'mysql2/promise';
+import { withServer } from '../lib/server-connection';
 import { mintToken } from '../../subgraphs/shared/src/identity';
 import {
   gatewayIdentityHeader,
@@ -351,19 +351,14 @@ function parseWarmup(raw: string | undefined): WarmupPolicy {
   return { kind: 'fixed', seconds };
 }
 
-async function mysqlFacts(shardUrl: string): Promise<Record<string, string>> {
-  const url = new URL(shardUrl);
-  url.pathname = '/';
-  const conn = await mysql.createConnection({ uri: url.toString() });
-  try {
+function mysqlFacts(shardUrl: string): Promise<Record<string, string>> {
+  return withServer(shardUrl, async (conn) => {
     const [rows] = await conn.query(`SHOW VARIABLES WHERE Variable_name IN ('version', 'innodb_flush_log_at_trx_commit',
       'innodb_buffer_pool_size', 'max_connections', 'sync_binlog', 'log_bin')`);
     return Object.fromEntries(
       (rows as Array<{ Variable_name: string; Value: string }>).map((r) => [r.Variable_name, r.Value]),
     );
-  } finally {
-    await conn.end();
-  }
+  });
 }
 
 async function main(): Promise<void> {

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
-import mysql from 'mysql2/promise';
+import { withServer } from '../lib/server-connection';
 import { calibrationLoopIterations } from './limits';
 
 /**
@@ -80,18 +80,12 @@ export async function findMysqlServerPid(askPidFile?: () => Promise<string | nul
 
 /** Asks the server at a shard's URL where its pid file is (for findMysqlServerPid). */
 export function pidFileOf(shardUrl: string): () => Promise<string | null> {
-  return async () => {
-    const url = new URL(shardUrl);
-    url.pathname = '/';
-    const conn = await mysql.createConnection({ uri: url.toString() });
-    try {
+  return () =>
+    withServer(shardUrl, async (conn) => {
       const [rows] = await conn.query('SELECT @@pid_file AS file');
       const file = (rows as Array<{ file: string | null }>)[0]?.file;
       return file ?? null;
-    } finally {
-      await conn.end();
-    }
-  };
+    });
 }
 
 export type CpuSnapshot = Map<string, number>;

@@ -1,4 +1,5 @@
 import mysql from 'mysql2/promise';
+import { serverUriOf } from './server-connection';
 import { parseShardUrls } from '../../subgraphs/shared/src/shards/topology';
 
 /**
@@ -36,9 +37,7 @@ export function setOfDatabase(database: string, databasePrefix: string): string 
 }
 
 export async function sampleConnectionPeak(shardUrls: string, databasePrefix: string): Promise<ConnectionPeak> {
-  const server = new URL(parseShardUrls(shardUrls)[0]!);
-  server.pathname = '/';
-  const conn = await mysql.createConnection({ uri: server.toString() });
+  const conn = await mysql.createConnection({ uri: serverUriOf(parseShardUrls(shardUrls)[0]!) });
   const pattern = `${databasePrefix.replace(/_/g, '\\_')}\\_%`;
   const count = async (): Promise<Record<string, number>> => {
     const [rows] = await conn.query(

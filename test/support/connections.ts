@@ -1,5 +1,6 @@
 import { parseShardUrls } from '@paygraph/shared/shards/topology';
 import mysql from 'mysql2/promise';
+import { serverUriOf } from '../../scripts/lib/server-connection';
 import { defaultMysqlShards } from '@paygraph/shared/config/shared';
 
 /**
@@ -21,9 +22,7 @@ export interface ConnectionSampler {
 export async function sampleConnections(): Promise<ConnectionSampler> {
   const urls = parseShardUrls(process.env.MYSQL_SHARDS || defaultMysqlShards).map((raw) => new URL(raw));
   const databases = urls.map((url) => decodeURIComponent(url.pathname.slice(1)));
-  const server = new URL(urls[0]!.toString());
-  server.pathname = '/';
-  const conn = await mysql.createConnection({ uri: server.toString() });
+  const conn = await mysql.createConnection({ uri: serverUriOf(urls[0]!.toString()) });
   const count = async (): Promise<number> => {
     const [rows] = await conn.query('SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE DB IN (?)', [
       databases,

@@ -2,7 +2,7 @@ import { parseShardUrls } from '../../subgraphs/shared/src/shards/topology';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { withServer } from '../lib/server-connection';
+import { withServer } from '../../subgraphs/shared/src/db/server-connection';
 import { migrateAll } from '../lib/migration-sets';
 import { openShards, type ShardSet } from '../../subgraphs/shared/src/shards/pool';
 import type { EngineMode } from '../../subgraphs/shared/src/config/shared';

@@ -1,6 +1,6 @@
 import { totalmem } from 'node:os';
 import type mysql from 'mysql2/promise';
-import { withServer } from '../lib/server-connection';
+import { withServer } from '../../subgraphs/shared/src/db/server-connection';
 import {
   benchBufferPoolBytesMax,
   benchBufferPoolRamShareMax,

@@ -3,7 +3,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { mkdirSync, readFileSync } from 'node:fs';
-import { withServer } from '../lib/server-connection';
+import { withServer } from '../../subgraphs/shared/src/db/server-connection';
 import { mintToken } from '../../subgraphs/shared/src/identity';
 import {
   gatewayIdentityHeader,

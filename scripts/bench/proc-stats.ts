@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
-import { withServer } from '../lib/server-connection';
+import { withServer } from '../../subgraphs/shared/src/db/server-connection';
 import { calibrationLoopIterations } from './limits';
 
 /**

@@ -1,5 +1,5 @@
 import mysql from 'mysql2/promise';
-import { serverUriOf } from './server-connection';
+import { serverUriOf } from '../../subgraphs/shared/src/db/server-connection';
 import { parseShardUrls } from '../../subgraphs/shared/src/shards/topology';
 
 /**

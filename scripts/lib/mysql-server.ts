@@ -8,6 +8,7 @@ import mysql from 'mysql2/promise';
 import type { MysqlServerSettings } from './config';
 import { findBinary, redactUrl, sleep, stopChild } from './server-process';
 import { freePort } from './free-port';
+import { serverUriOf } from '../../subgraphs/shared/src/db/server-connection';
 
 export { redactUrl };
 
@@ -195,15 +196,14 @@ type ProbeResult = { ok: true } | { ok: false; reason: string };
 
 /** Connects to the server (not to a database, which may not exist yet) and disconnects. */
 async function probeServer(url: string): Promise<ProbeResult> {
-  let parsed: URL;
+  let server: string;
   try {
-    parsed = new URL(url);
+    server = serverUriOf(url);
   } catch {
     return { ok: false, reason: `"${url}" is not a URL` };
   }
-  parsed.pathname = '/';
   try {
-    const conn = await mysql.createConnection({ uri: parsed.toString(), connectTimeout: probeTimeoutMs });
+    const conn = await mysql.createConnection({ uri: server, connectTimeout: probeTimeoutMs });
     await conn.end();
     return { ok: true };
   } catch (error) {

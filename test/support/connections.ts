@@ -1,6 +1,6 @@
 import { parseShardUrls } from '@paygraph/shared/shards/topology';
 import mysql from 'mysql2/promise';
-import { serverUriOf } from '../../scripts/lib/server-connection';
+import { serverUriOf } from '@paygraph/shared/db/server-connection';
 import { defaultMysqlShards } from '@paygraph/shared/config/shared';
 
 /**

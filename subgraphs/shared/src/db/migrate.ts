@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
-import mysql from 'mysql2/promise';
 import { migrate } from 'drizzle-orm/mysql2/migrator';
 import type { Shard, ShardSet } from '../shards/pool';
+import { withServer } from './server-connection';
 
 /**
  * Each part of the system (the ledger here, account, transaction, settlement, the gateway)
@@ -39,13 +39,9 @@ export async function createDatabases(urls: readonly string[]): Promise<void> {
     const parsed = new URL(url);
     const database = decodeURIComponent(parsed.pathname.slice(1));
     if (!/^[A-Za-z0-9_]+$/.test(database)) throw new Error(`shard database name "${database}" must be [A-Za-z0-9_]+`);
-    parsed.pathname = '/';
-    const conn = await mysql.createConnection({ uri: parsed.toString() });
-    try {
-      await conn.query(`CREATE DATABASE IF NOT EXISTS \`${database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
-    } finally {
-      await conn.end();
-    }
+    await withServer(url, (conn) =>
+      conn.query(`CREATE DATABASE IF NOT EXISTS \`${database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`),
+    );
   }
 }
 
@@ -59,13 +55,7 @@ export async function dropScratchDatabases(urls: readonly string[]): Promise<voi
     const database = decodeURIComponent(parsed.pathname.slice(1));
     if (!/^paygraph_(test|bench)_[A-Za-z0-9_]+$/.test(database))
       throw new Error(`refusing to drop "${database}": not a test or bench database`);
-    parsed.pathname = '/';
-    const conn = await mysql.createConnection({ uri: parsed.toString() });
-    try {
-      await conn.query(`DROP DATABASE IF EXISTS \`${database}\``);
-    } finally {
-      await conn.end();
-    }
+    await withServer(url, (conn) => conn.query(`DROP DATABASE IF EXISTS \`${database}\``));
   }
 }
 

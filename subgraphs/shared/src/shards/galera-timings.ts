@@ -1,6 +1,7 @@
 import mysql from 'mysql2/promise';
 import { galeraFailoverOwnMs, shardFailoverBudgetMs, shardNodeCheckTimeoutMs } from '../limits';
 import type { Topology } from './topology';
+import { serverUriOf } from '../db/server-connection';
 
 /**
  * A Galera cluster's group timings decide how long a shard stops after one of its nodes dies:
@@ -168,11 +169,10 @@ export async function checkGaleraTimings(topology: Pick<Topology, 'nodes'>): Pro
 }
 
 async function nodeTimings(url: string): Promise<GaleraTimings | null> {
-  const server = new URL(url);
-  server.pathname = '/';
+  const server = serverUriOf(url);
   let connection: mysql.Connection | null = null;
   try {
-    connection = await mysql.createConnection({ uri: server.toString(), connectTimeout: shardNodeCheckTimeoutMs });
+    connection = await mysql.createConnection({ uri: server, connectTimeout: shardNodeCheckTimeoutMs });
     const [rows] = await connection.query({
       sql: "SHOW GLOBAL VARIABLES LIKE 'wsrep_provider_options'",
       timeout: shardNodeCheckTimeoutMs,

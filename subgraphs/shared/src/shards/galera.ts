@@ -1,6 +1,7 @@
 import mysql from 'mysql2/promise';
 import { shardNodeCheckAttempts, shardNodeCheckTimeoutMs } from '../limits';
 import type { Topology } from './topology';
+import { serverUriOf } from '../db/server-connection';
 
 /**
  * What paygraph asks of a Galera node (MariaDB's wsrep status). A shard of several nodes is one
@@ -147,12 +148,11 @@ async function nodeStateAsked(url: string, database: string): Promise<(GaleraSta
  * shardNodeCheckTimeoutMs.
  */
 async function nodeState(url: string, database: string): Promise<(GaleraState & { sessions: number }) | null> {
-  const server = new URL(url);
   // The database may not exist yet (migrations create it): the check connects to the server.
-  server.pathname = '/';
+  const server = serverUriOf(url);
   let connection: mysql.Connection | null = null;
   try {
-    connection = await mysql.createConnection({ uri: server.toString(), connectTimeout: shardNodeCheckTimeoutMs });
+    connection = await mysql.createConnection({ uri: server, connectTimeout: shardNodeCheckTimeoutMs });
     const [rows] = await connection.query({ sql: galeraStateQuery, timeout: shardNodeCheckTimeoutMs });
     const [counted] = await connection.query(
       {

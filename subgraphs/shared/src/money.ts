@@ -1,5 +1,5 @@
 import { data as isoCurrencies, type CurrencyCodeRecord } from 'currency-codes';
-import { type Result, assert, err, ok } from './result';
+import { assert, err, invariantBroken, ok, type Result } from './result';
 import { amountCharsMax, assetExponentMax, balanceMinorUnitsMax, balanceMinorUnitsMin } from './limits';
 
 /**
@@ -74,7 +74,7 @@ export function isKnownAsset(code: string): boolean {
  */
 export function minorUnitExponent(currency: Currency): number {
   const exponent = currencyMinorUnits.get(currency) ?? assetExponents.get(currency);
-  assert(exponent !== undefined, `currency ${currency} is not supported`);
+  if (exponent === undefined) invariantBroken(`currency ${currency} is not supported`);
   return exponent;
 }
 

@@ -68,6 +68,18 @@ function paymentsLoader(base: BaseSubgraphContext, endings: EndingsInFlight): Da
 /** Outside production (config.ts refuses production without one) an unset key is this one: in the source, it hides nothing real. */
 /** Outside production, with CARD_FINGERPRINT_KEY unset: exported for tests that stand where a claim is taken. */
 export const developmentCardFingerprintKey = 'paygraph-development-card-fingerprint-key-not-for-production';
+
+/** The fingerprints' key as bytes, made once per settings rather than a Buffer a request. */
+const fingerprintKeys = new WeakMap<TransactionSettings, Buffer>();
+function fingerprintKeyOf(settings: TransactionSettings): Buffer {
+  let key = fingerprintKeys.get(settings);
+  if (key === undefined) {
+    key = Buffer.from(settings.cardFingerprintKey ?? developmentCardFingerprintKey, 'utf8');
+    fingerprintKeys.set(settings, key);
+  }
+  return key;
+}
+
 export function extendContext(
   base: BaseSubgraphContext,
   client: ClientInfo,
@@ -91,7 +103,7 @@ export function extendContext(
     amountMax: settings.amountMax,
     holdTtlSeconds: settings.holdTtlSeconds,
     fxQuoteTtlSeconds: settings.fxQuoteTtlSeconds,
-    cardFingerprintKey: Buffer.from(settings.cardFingerprintKey ?? developmentCardFingerprintKey, 'utf8'),
+    cardFingerprintKey: fingerprintKeyOf(settings),
     holds: shardedLoader(base, 'hold', holdsByIds),
     // A capture's payment lives with its hold, on the payer's shard.
     holdOfPayment: new DataLoader(async (paymentIds) => {

@@ -2,7 +2,7 @@ import { getTableColumns, getTableName } from 'drizzle-orm';
 import type { MySqlTable } from 'drizzle-orm/mysql-core';
 import mysql from 'mysql2/promise';
 import { poolTimezone, shardOfDb, type Shard } from '../shards/pool';
-import { assert } from '../result';
+import { assert, invariantBroken } from '../result';
 import { PostingTx, type Statement } from '../shards/posting-transaction';
 import { datetimeTextsMax, rawInsertRowsMax } from '../limits';
 
@@ -73,9 +73,10 @@ export async function rawHold(target: SqlTarget, sql: string, values: readonly u
 }
 
 interface InsertPlan {
-  table: string;
   keys: string[];
-  columns: string[];
+  /** `INSERT INTO t (cols) VALUES ?` and its IGNORE twin, made once: not a list joined a statement. */
+  head: string;
+  headIgnore: string;
 }
 
 const plans = new WeakMap<MySqlTable, Map<string, InsertPlan>>();
@@ -91,15 +92,13 @@ function insertPlan(table: MySqlTable, keys: string[]): InsertPlan {
   let plan = byKeys.get(signature);
   if (!plan) {
     const columns = getTableColumns(table);
-    plan = {
-      table: getTableName(table),
-      keys,
-      columns: keys.map((key) => {
-        const column = columns[key];
-        assert(column, `table ${getTableName(table)} has no column for "${key}"`);
-        return column.name;
-      }),
-    };
+    const names = keys.map((key) => {
+      const column = columns[key];
+      assert(column, `table ${getTableName(table)} has no column for "${key}"`);
+      return column.name;
+    });
+    const into = ` INTO \`${getTableName(table)}\` (${names.map((c) => `\`${c}\``).join(', ')}) VALUES ?`;
+    plan = { keys, head: `INSERT${into}`, headIgnore: `INSERT IGNORE${into}` };
     byKeys.set(signature, plan);
   }
   return plan;
@@ -121,25 +120,27 @@ export async function insertRows<T extends MySqlTable>(
   const first = rows[0] as Record<string, unknown>;
   const keys = Object.keys(first).filter((k) => first[k] !== undefined);
   const plan = insertPlan(table, keys);
-  const head = `INSERT${options.ignore ? ' IGNORE' : ''} INTO \`${plan.table}\` (${plan.columns.map((c) => `\`${c}\``).join(', ')}) VALUES ?`;
+  const head = options.ignore ? plan.headIgnore : plan.head;
   const sql = options.suffix ? `${head} ${options.suffix}` : head;
   let affected = 0;
   for (let i = 0; i < rows.length; i += rawInsertRowsMax) {
-    const chunk = rows.slice(i, i + rawInsertRowsMax).map((row) => valuesOf(row as Record<string, unknown>, plan.keys));
+    const chunk = new Array<unknown[]>(Math.min(rawInsertRowsMax, rows.length - i));
+    for (let r = 0; r < chunk.length; r++) chunk[r] = valuesOf(rows[i + r] as Record<string, unknown>, plan.keys);
     if (options.hold) await rawHold(target, sql, [chunk]);
     else affected += await rawWrite(target, sql, [chunk]);
   }
   return affected;
 }
 
+/** A row's values in the plan's order; checked per row and value, so its messages are made only on failure. */
 function valuesOf(row: Record<string, unknown>, keys: readonly string[]): unknown[] {
   let defined = 0;
   for (const key in row) if (row[key] !== undefined) defined++;
-  assert(defined === keys.length, `rows of one insert must set the same columns (${keys.join(', ')})`);
+  if (defined !== keys.length) invariantBroken(`rows of one insert must set the same columns (${keys.join(', ')})`);
   const values = new Array<unknown>(keys.length);
   for (let i = 0; i < keys.length; i++) {
     const value = row[keys[i]!];
-    assert(value !== undefined, `row sets no value for "${keys[i]}" although the batch's first row does`);
+    if (value === undefined) invariantBroken(`row sets no value for "${keys[i]}" although the batch's first row does`);
     values[i] = value instanceof Date ? datetimeText(value) : value;
   }
   return values;

@@ -3,7 +3,7 @@ import { parseId, shardOfAnyId, type IdKind } from '../ids';
 import { Coalescer } from '../shards/coalescer';
 import { FencedWrite } from '../shards/unavailable';
 import { batchUnderFences } from '../control/index';
-import { assert, err, ok, type Result } from '../result';
+import { err, invariantBroken, ok, type Result } from '../result';
 import { claimIdempotencyKeys, keyHeld, scopeOf, type IdempotencyInsert, type IdempotencyRow } from './store/keys';
 import { requestHash } from './request-hash';
 
@@ -269,6 +269,6 @@ export function claimOf(held: IdempotencyRow, request: ClaimRequest, resourceId:
 
 function anchorShard(shards: ShardSet, anchor: KeyAnchor): Shard {
   const parsed = parseId(anchor.kind, anchor.id);
-  assert(parsed, `key anchor ${anchor.id} is not a ${anchor.kind} id`);
+  if (!parsed) invariantBroken(`key anchor ${anchor.id} is not a ${anchor.kind} id`);
   return shards.byLogical(parsed.shard);
 }

@@ -1,5 +1,5 @@
 import type { Shard } from './pool';
-import { assert } from '../result';
+import { invariantBroken } from '../result';
 import { loaderBatchSizeMax, coalescerInFlightPerShardMax, coalescerWaitingPerShardMax } from '../limits';
 import { ShardUnavailable } from './unavailable';
 import { callerContext, inBatchSpan, type TracedCaller } from '../tracing';
@@ -90,7 +90,9 @@ export class Coalescer<K, V> {
           waiting.map((w) => w.key),
         ),
       );
-      assert(values.length === waiting.length, `coalesced statement answered ${values.length} of ${waiting.length}`);
+      if (values.length !== waiting.length) {
+        invariantBroken(`coalesced statement answered ${values.length} of ${waiting.length}`);
+      }
       waiting.forEach((w, i) => w.resolve(values[i]!));
     } catch (error) {
       for (const w of waiting) w.reject(error);

@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { newId, parseId, shardOf, toLogicalShard, ulid } from '../../src/ids';
+import {
+  idKinds,
+  idSuffix,
+  newId,
+  parseId,
+  shardOf,
+  shardOfAnyId,
+  toLogicalShard,
+  ulid,
+  type IdKind,
+} from '../../src/ids';
+import { useSeededRandom, type SeededRandom } from '../../../../test/support/seeded-random';
 import { InvariantViolation } from '../../src/result';
 import { logicalShardCount } from '../../src/limits';
 
@@ -57,5 +68,75 @@ describe('shardOf', () => {
     const payment = newId('payment', toLogicalShard(3));
     expect(() => shardOf('hold', payment)).toThrow(InvariantViolation);
     expect(() => shardOf('account', 'acc_nonsense')).toThrow(/account id "acc_nonsense" is malformed/);
+  });
+});
+
+/**
+ * parseId reads an id by its character codes (ids.ts, idShape); it must answer what the
+ * regular expression it replaced answers, for every string, so the two are held together here
+ * on ids and on seeded mutations of them: a character replaced, added or dropped, cases swapped.
+ */
+describe('parseId against the pattern it replaced', () => {
+  const random = useSeededRandom();
+  const pattern = /^([a-z]{3})_([0-9A-HJKMNP-TV-Z]{26})_([0-9a-f]{2})$/;
+  const kinds = Object.keys(idKinds) as IdKind[];
+
+  function byPattern(kind: IdKind, id: string): { id: string; shard: number } | null {
+    const match = pattern.exec(id);
+    if (!match || match[1] !== idKinds[kind]) return null;
+    const shard = Number.parseInt(match[3]!, 16);
+    return shard < logicalShardCount ? { id, shard } : null;
+  }
+
+  /** Characters an id holds, its neighbours in the code table, and some it never holds. */
+  const alphabet = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-@[`{/:\u00e9\u0130 ';
+
+  function mutated(r: SeededRandom, id: string): string {
+    const at = r.below(id.length);
+    const c = alphabet[r.below(alphabet.length)]!;
+    switch (r.below(4)) {
+      case 0:
+        return id.slice(0, at) + c + id.slice(at + 1);
+      case 1:
+        return id.slice(0, at) + c + id.slice(at);
+      case 2:
+        return id.slice(0, at) + id.slice(at + 1);
+      default:
+        return id.slice(0, at) + id.charAt(at).toUpperCase() + id.slice(at + 1).toLowerCase();
+    }
+  }
+
+  it('answers as the pattern does for ids, every shard suffix and 20,000 mutations of them', () => {
+    const r = random;
+    const ids = kinds.map((k) => newId(k, toLogicalShard(r.below(logicalShardCount))));
+    for (let s = 0; s < 256; s++) ids.push(`${newId('account', toLogicalShard(0)).slice(0, -2)}${idSuffix(s)}`);
+    for (let n = 0; n < 20_000; n++) ids.push(mutated(r, r.pick(ids.slice(0, kinds.length + 256))));
+    const differ: string[] = [];
+    for (const id of ids) {
+      for (const kind of kinds) {
+        const [ours, theirs] = [parseId(kind, id), byPattern(kind, id)];
+        if (ours?.id !== theirs?.id || ours?.shard !== theirs?.shard) differ.push(`${kind} ${JSON.stringify(id)}`);
+      }
+      const shard = Number.parseInt(id.slice(-2), 16);
+      if (!pattern.test(id)) expect(() => shardOfAnyId(id)).toThrow(InvariantViolation);
+      else if (shard < logicalShardCount && shardOfAnyId(id) !== shard) differ.push(`any ${JSON.stringify(id)}`);
+    }
+    expect(differ).toEqual([]);
+    // Not vacuous: both answers are common among the inputs.
+    expect(ids.filter((id) => parseId('account', id) !== null).length).toBeGreaterThan(100);
+    expect(ids.filter((id) => !pattern.test(id)).length).toBeGreaterThan(10_000);
+  });
+
+  it('mints ids of the pattern, each kind and shard, their ULIDs in time order', () => {
+    for (const kind of kinds) {
+      for (let s = 0; s < logicalShardCount; s++) {
+        const id = newId(kind, toLogicalShard(s));
+        expect(id).toMatch(pattern);
+        expect(id.startsWith(`${idKinds[kind]}_`) && id.endsWith(`_${idSuffix(s)}`)).toBe(true);
+      }
+    }
+    expect(ulid(1_700_000_000_000)).toMatch(/^[0-9A-HJKMNP-TV-Z]{26}$/);
+    expect(ulid(0).slice(0, 10)).toBe('0000000000');
+    expect(ulid(2 ** 48 - 1).slice(0, 10)).toBe('7ZZZZZZZZZ');
   });
 });

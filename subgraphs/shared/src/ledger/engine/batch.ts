@@ -3,7 +3,7 @@ import type { Shard } from '../../shards/pool';
 import { mysqlErrno } from '../../shards/transaction';
 import { inPostingTransaction, type PostingTx, type Statement } from '../../shards/posting-transaction';
 import { batchWitness, lockAndReadPrior, writePostings, writeRejections, type PriorOutcome } from '../store/postings';
-import { assert } from '../../result';
+import { invariantBroken } from '../../result';
 import { postingBatchSizeMax } from '../../limits';
 import { notifyCommitted } from './events';
 import { chainEntries } from '../rules/tamper';
@@ -128,7 +128,7 @@ export async function postBatch<R>(
   items: ReadonlyArray<PostingItem<R>>,
   options: PostBatchOptions = {},
 ): Promise<R[]> {
-  assert(items.length <= postingBatchSizeMax, `batch of ${items.length} exceeds postingBatchSizeMax`);
+  if (items.length > postingBatchSizeMax) invariantBroken(`batch of ${items.length} exceeds postingBatchSizeMax`);
   const now = options.now ?? (() => new Date());
   // A duplicate dedupe key racing in another transaction makes our insert fail; running the
   // batch again then finds the committed posting and answers DUPLICATE.
@@ -242,7 +242,8 @@ async function prepareAndLock<R>(
   const decisions = new Array<PrepareDecision<R>>(items.length);
   for (const [k, l] of groups.entries()) {
     const decided = await l.lead.decide(tx, l.inputs, answers[k]!);
-    assert(decided.length === l.members.length, `prepare group ${l.group.name} answered ${decided.length}`);
+    if (decided.length !== l.members.length)
+      invariantBroken(`prepare group ${l.group.name} answered ${decided.length}`);
     l.members.forEach((item, n) => {
       const decision = decided[n]!;
       if (decision.proceed) assertWithinReach(l.group.name, decision.spec, reach);
@@ -278,7 +279,7 @@ function assertWithinReach(name: string, spec: PostingSpec, reach: readonly Reac
   const within = reach.some(
     (r) => r.dedupeKey === (spec.dedupeKey ?? null) && spec.legs.every((l) => r.accountIds.includes(l.accountId)),
   );
-  assert(within, `prepare group ${name} posted ${spec.id} beyond the reach its leading read named`);
+  if (!within) invariantBroken(`prepare group ${name} posted ${spec.id} beyond the reach its leading read named`);
 }
 
 /** The grouped items by their group, in item order: each member's index and its input. */
@@ -302,10 +303,9 @@ async function prepareAll<R>(tx: PostingTx, items: ReadonlyArray<PostingItem<R>>
   const decisions = new Array<PrepareDecision<R>>(items.length);
   for (const [group, { members, inputs }] of groupsOf(items)) {
     const decided = await group.run(tx, inputs);
-    assert(
-      decided.length === members.length,
-      `prepare group ${group.name} answered ${decided.length} of ${members.length}`,
-    );
+    if (decided.length !== members.length) {
+      invariantBroken(`prepare group ${group.name} answered ${decided.length} of ${members.length}`);
+    }
     members.forEach((item, k) => (decisions[item] = decided[k]!));
   }
   for (const [i, item] of items.entries()) {
@@ -319,7 +319,7 @@ export async function prepareAlone<R>(tx: PostingTx, item: PostingItem<R>): Prom
   switch (item.kind) {
     case 'grouped': {
       const [decision] = await item.grouped.group.run(tx, [item.grouped.input]);
-      assert(decision, `prepare group ${item.grouped.group.name} answered nothing`);
+      if (!decision) invariantBroken(`prepare group ${item.grouped.group.name} answered nothing`);
       return decision;
     }
     case 'prepare':

@@ -1,4 +1,4 @@
-import { assert } from '../../result';
+import { invariantBroken } from '../../result';
 import { totalOf, type Account } from './account';
 import type { EntryDraft, PostingSpec } from './posting-rules';
 import { pushTo } from '../../collections';
@@ -20,64 +20,83 @@ export function balancesBefore(states: ReadonlyMap<string, Account>): Map<string
   return new Map([...states].map(([id, s]) => [id, { total: totalOf(s), lastSequence: s.lastSequence }]));
 }
 
-function addTo(map: Map<string, bigint>, key: string, amount: bigint): void {
-  map.set(key, (map.get(key) ?? 0n) + amount);
+/** Amounts by posting, then account: no key text made per leg and entry. */
+type PairSums = Map<string, Map<string, bigint>>;
+
+function addTo(sums: PairSums, postingId: string, accountId: string, amount: bigint): void {
+  let ofPosting = sums.get(postingId);
+  if (ofPosting === undefined) sums.set(postingId, (ofPosting = new Map()));
+  ofPosting.set(accountId, (ofPosting.get(accountId) ?? 0n) + amount);
 }
 
+/** Each applied posting moves, account by account, exactly what its legs say (a leg with a fallback bucket may become two entries on one account, never a different amount). */
+function assertEntriesMatchLegs(applied: readonly PostingSpec[], entries: readonly EntryDraft[]): void {
+  const planned: PairSums = new Map();
+  for (const spec of applied) for (const leg of spec.legs) addTo(planned, spec.id, leg.accountId, leg.amount);
+  const written: PairSums = new Map();
+  for (const entry of entries) addTo(written, entry.postingId, entry.accountId, entry.amount);
+  if (written.size !== planned.size) {
+    invariantBroken(`the batch writes entries for ${written.size} postings, its postings plan ${planned.size}`);
+  }
+  for (const [postingId, legs] of planned) {
+    const wrote = written.get(postingId);
+    if (wrote?.size !== legs.size) {
+      invariantBroken(`posting ${postingId} plans ${legs.size} accounts but writes ${wrote?.size ?? 0}`);
+    }
+    for (const [accountId, amount] of legs) {
+      if (wrote.get(accountId) !== amount) {
+        invariantBroken(
+          `posting-account ${postingId}|${accountId} plans ${amount} but writes ${wrote.get(accountId) ?? 'nothing'}`,
+        );
+      }
+    }
+  }
+}
+
+/**
+ * The pair assertion itself. Its checks run per leg, entry and account of every batch, so each
+ * builds its message only when it fails (invariantBroken).
+ */
 export function assertWritesMatchPlan(
   applied: readonly PostingSpec[],
   entries: readonly EntryDraft[],
   touched: readonly Account[],
   before: ReadonlyMap<string, BalanceBefore>,
 ): void {
-  // Each applied posting moves, account by account, exactly what its legs say (a leg with a
-  // fallback bucket may become two entries on one account, never a different amount).
-  const planned = new Map<string, bigint>();
-  for (const spec of applied) for (const leg of spec.legs) addTo(planned, `${spec.id}|${leg.accountId}`, leg.amount);
-  const written = new Map<string, bigint>();
-  for (const entry of entries) addTo(written, `${entry.postingId}|${entry.accountId}`, entry.amount);
-  assert(
-    written.size === planned.size,
-    `the batch writes entries for ${written.size} posting-account pairs, its postings plan ${planned.size}`,
-  );
-  for (const [key, amount] of planned) {
-    assert(
-      written.get(key) === amount,
-      `posting-account ${key} plans ${amount} but writes ${written.get(key) ?? 'nothing'}`,
-    );
-  }
+  assertEntriesMatchLegs(applied, entries);
   // Each touched account's new balance and sequence follow from its entries alone.
   const entriesOf = new Map<string, EntryDraft[]>();
   for (const entry of entries) pushTo(entriesOf, entry.accountId, entry);
-  assert(
-    touched.length === entriesOf.size,
-    `the batch writes ${touched.length} balances for ${entriesOf.size} accounts with entries`,
-  );
-  for (const account of touched) {
-    const own = entriesOf.get(account.id);
-    const prior = before.get(account.id);
-    assert(
-      own !== undefined && prior !== undefined,
-      `account ${account.id} is written without entries or without a balance read under lock`,
-    );
-    const moved = own.reduce((sum, e) => sum + e.amount, 0n);
-    assert(
-      totalOf(account) === prior.total + moved,
-      `account ${account.id} would store ${totalOf(account)}, its entries make ${prior.total + moved}`,
-    );
-    assert(
-      account.lastSequence === prior.lastSequence + BigInt(own.length),
+  if (touched.length !== entriesOf.size) {
+    invariantBroken(`the batch writes ${touched.length} balances for ${entriesOf.size} accounts with entries`);
+  }
+  for (const account of touched) assertAccountFollows(account, entriesOf.get(account.id), before.get(account.id));
+}
+
+function assertAccountFollows(account: Account, own: EntryDraft[] | undefined, prior: BalanceBefore | undefined): void {
+  if (own === undefined || prior === undefined) {
+    invariantBroken(`account ${account.id} is written without entries or without a balance read under lock`);
+  }
+  let moved = 0n;
+  for (const entry of own) moved += entry.amount;
+  const total = totalOf(account);
+  if (total !== prior.total + moved) {
+    invariantBroken(`account ${account.id} would store ${total}, its entries make ${prior.total + moved}`);
+  }
+  if (account.lastSequence !== prior.lastSequence + BigInt(own.length)) {
+    invariantBroken(
       `account ${account.id} would end at sequence ${account.lastSequence} after ${own.length} entries from ${prior.lastSequence}`,
     );
-    own.forEach((entry, i) =>
-      assert(
-        entry.sequence === prior.lastSequence + BigInt(i + 1),
-        `entry ${entry.id} of ${account.id} is numbered ${entry.sequence}, not ${prior.lastSequence + BigInt(i + 1)}`,
-      ),
-    );
-    assert(
-      own[own.length - 1]!.balanceAfter === totalOf(account),
-      `account ${account.id}'s last entry ends at ${own[own.length - 1]!.balanceAfter}, its balance at ${totalOf(account)}`,
-    );
+  }
+  let sequence = prior.lastSequence;
+  for (const entry of own) {
+    sequence += 1n;
+    if (entry.sequence !== sequence) {
+      invariantBroken(`entry ${entry.id} of ${account.id} is numbered ${entry.sequence}, not ${sequence}`);
+    }
+  }
+  const last = own[own.length - 1]!;
+  if (last.balanceAfter !== total) {
+    invariantBroken(`account ${account.id}'s last entry ends at ${last.balanceAfter}, its balance at ${total}`);
   }
 }

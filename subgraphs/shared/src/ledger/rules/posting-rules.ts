@@ -1,6 +1,6 @@
 import { newId, shardOf } from '../../ids';
 import { balanceMinorUnitsMax, balanceMinorUnitsMin } from '../../limits';
-import { assert, err, ok, type Result } from '../../result';
+import { err, invariantBroken, ok, type Result } from '../../result';
 import { totalOf, type Account, type AccountStatus } from './account';
 
 /**
@@ -196,12 +196,14 @@ function commitDrafts(
 
 /** A posting whose legs do not sum to zero in each currency is a bug in its caller, never a user error. */
 export function assertBalanced(spec: PostingSpec): void {
-  assert(spec.legs.length >= 2, `posting ${spec.id} has fewer than two legs`);
+  if (spec.legs.length < 2) invariantBroken(`posting ${spec.id} has fewer than two legs`);
   const sums = new Map<string, bigint>();
   for (const leg of spec.legs) {
-    assert(leg.amount !== 0n, `posting ${spec.id} has a zero leg`);
+    if (leg.amount === 0n) invariantBroken(`posting ${spec.id} has a zero leg`);
     const currency = leg.currency ?? spec.currency;
     sums.set(currency, (sums.get(currency) ?? 0n) + leg.amount);
   }
-  for (const [currency, sum] of sums) assert(sum === 0n, `posting ${spec.id} sums to ${sum} ${currency}, not zero`);
+  for (const [currency, sum] of sums) {
+    if (sum !== 0n) invariantBroken(`posting ${spec.id} sums to ${sum} ${currency}, not zero`);
+  }
 }

@@ -29,7 +29,10 @@ function addTo(sums: PairSums, postingId: string, accountId: string, amount: big
   ofPosting.set(accountId, (ofPosting.get(accountId) ?? 0n) + amount);
 }
 
-/** Each applied posting moves, account by account, exactly what its legs say (a leg with a fallback bucket may become two entries on one account, never a different amount). */
+/**
+ * Each applied posting moves, account by account, exactly what its legs say (a leg with a
+ * fallback bucket may become two entries on one account, never a different amount).
+ */
 function assertEntriesMatchLegs(applied: readonly PostingSpec[], entries: readonly EntryDraft[]): void {
   const planned: PairSums = new Map();
   for (const spec of applied) for (const leg of spec.legs) addTo(planned, spec.id, leg.accountId, leg.amount);

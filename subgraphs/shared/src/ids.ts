@@ -50,13 +50,18 @@ for (const code of crockfordCodes) isUlidCode[code] = 1;
  */
 const codes = new Array<number>(idLength);
 
-/** A ULID's 26 characters into `codes` from `at`: ten of time, so that ULIDs sort by time, then 16 random. */
-function fillUlid(at: number, nowMs: number): void {
+/** A ULID's first ten characters into `codes` from `at`: the millisecond it was minted, so that ULIDs sort by time. */
+function fillUlidTime(at: number, nowMs: number): void {
   let t = nowMs;
   for (let i = at + 9; i >= at; i--) {
     codes[i] = crockfordCodes[t % 32]!;
     t = Math.floor(t / 32);
   }
+}
+
+/** A ULID's 26 characters into `codes` from `at`: ten of time, then 16 random. */
+function fillUlid(at: number, nowMs: number): void {
+  fillUlidTime(at, nowMs);
   const offset = takeRandom(16);
   for (let i = 0; i < 16; i++) codes[at + 10 + i] = crockfordCodes[randomPool[offset + i]! % 32]!;
 }
@@ -82,7 +87,8 @@ export function newId(kind: IdKind, shard: LogicalShard): string {
  * string), every one minted at or after it above, since an id's ULID time comes first.
  */
 export function idsMintedBefore(kind: IdKind, at: Date): string {
-  return `${idKinds[kind]}_${ulid(at.getTime()).slice(0, 10)}`;
+  fillUlidTime(0, at.getTime());
+  return `${idKinds[kind]}_${String.fromCharCode(...codes.slice(0, 10))}`;
 }
 
 /**

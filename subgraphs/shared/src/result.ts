@@ -24,7 +24,7 @@ export function assert(condition: unknown, message: string): asserts condition {
  * at `ok`, on every check that passes (a BigInt's digits, an id quoted, a list joined). shardOf
  * spent about 90 of its 244 ns a call quoting its id for a message it never threw (Node 24); the
  * pair assertion's and insertRows' messages were most of their 15.7 KB of the transaction
- * subgraph's garbage a payment (docs/PERFORMANCE.md, "The transaction path").
+ * subgraph's garbage a payment (docs/PERFORMANCE.md, "a-70's tail").
  */
 export function invariantBroken(message: string): never {
   throw new InvariantViolation(message);

@@ -65,8 +65,10 @@ function paymentsLoader(base: BaseSubgraphContext, endings: EndingsInFlight): Da
   });
 }
 
-/** Outside production (config.ts refuses production without one) an unset key is this one: in the source, it hides nothing real. */
-/** Outside production, with CARD_FINGERPRINT_KEY unset: exported for tests that stand where a claim is taken. */
+/**
+ * The fingerprints' key outside production with CARD_FINGERPRINT_KEY unset (config.ts refuses production without one):
+ * in the source, it hides nothing real. Exported for tests that stand where a claim is taken.
+ */
 export const developmentCardFingerprintKey = 'paygraph-development-card-fingerprint-key-not-for-production';
 
 /** The fingerprints' key as bytes, made once per settings rather than a Buffer a request. */

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   idKinds,
   idSuffix,
+  idsMintedBefore,
   newId,
   parseId,
   shardOf,
@@ -138,5 +139,10 @@ describe('parseId against the pattern it replaced', () => {
     expect(ulid(1_700_000_000_000)).toMatch(/^[0-9A-HJKMNP-TV-Z]{26}$/);
     expect(ulid(0).slice(0, 10)).toBe('0000000000');
     expect(ulid(2 ** 48 - 1).slice(0, 10)).toBe('7ZZZZZZZZZ');
+    // The bound by age: its kind and the ULID time of the instant, and an id minted now falls between two bounds.
+    expect(idsMintedBefore('payment', new Date(1_700_000_000_000))).toBe(`pay_${ulid(1_700_000_000_000).slice(0, 10)}`);
+    const before = idsMintedBefore('payment', new Date(Date.now() - 1));
+    const id = newId('payment', toLogicalShard(5));
+    expect(before < id && id < idsMintedBefore('payment', new Date(Date.now() + 1_000))).toBe(true);
   });
 });

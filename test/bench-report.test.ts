@@ -26,12 +26,15 @@ import {
   untilSteady,
   type ScenarioResult,
 } from '../scripts/bench/scenarios';
-import { openRatesArg, openSharesArg } from '../scripts/bench/args';
+import { openRatesArg, openSecondsArg, openSharesArg } from '../scripts/bench/args';
 import {
   latencySliceMs,
   openLoopRatePerSecondMax,
   openLoopSharePercentMax,
+  openLoopSecondsDefault,
   openLoopSharesPercentDefault,
+  scenarioSecondsDefault,
+  scenarioSecondsMax,
   unsteadyWindowsMax,
   windowLeadInSeconds,
 } from '../scripts/bench/limits';
@@ -252,6 +255,25 @@ describe('the open-loop scenarios at fixed rates (--open-rates)', () => {
     for (const raw of ['0', String(openLoopRatePerSecondMax + 1), '2.5', 'fast', '', '300,,500'])
       expect(() => parse(raw), raw).toThrow(/--open-rates must be an integer 1\.\.100000/);
     expect(() => parse('300,500,300')).toThrow(/--open-rates names 300 twice/);
+  });
+});
+
+describe("the open loops' window (--open-seconds)", () => {
+  const parse = (raw: string | undefined, seconds: string | undefined) =>
+    openSecondsArg(raw, seconds, openLoopSecondsDefault, scenarioSecondsMax);
+
+  it('is longer than the other windows by default, --seconds where only it is given, and --open-seconds first', () => {
+    expect(openLoopSecondsDefault).toBeGreaterThan(scenarioSecondsDefault);
+    expect(parse(undefined, undefined)).toBe(openLoopSecondsDefault);
+    expect(parse(undefined, '4')).toBe(4);
+    expect(parse('45', '4')).toBe(45);
+  });
+
+  it('refuses a window that is not a whole number of seconds in range, naming the option it came from', () => {
+    for (const raw of ['0', '2.5', 'long', String(scenarioSecondsMax + 1)]) {
+      expect(() => parse(raw, undefined), raw).toThrow(/--open-seconds must be an integer 1\.\./);
+      expect(() => parse(undefined, raw), raw).toThrow(/--seconds must be an integer 1\.\./);
+    }
   });
 });
 

@@ -26,6 +26,20 @@ export function openRatesArg(raw: string | undefined, max: number): number[] {
   return distinctNumbersArg('open-rates', raw, [], max);
 }
 
+/**
+ * --open-seconds: the measured window of the open loops (a-70, a-at-R). Given, that; else --seconds where it is given
+ * (every window that long); else `fallback`, openLoopSecondsDefault (limits.ts says why longer than the others').
+ */
+export function openSecondsArg(
+  raw: string | undefined,
+  seconds: string | undefined,
+  fallback: number,
+  max: number,
+): number {
+  if (raw !== undefined) return boundedArg('open-seconds', raw, fallback, max);
+  return boundedArg('seconds', seconds, fallback, max);
+}
+
 /** A comma-separated list of whole numbers in 1..max, none twice, in the order given; `fallback` when not given. */
 function distinctNumbersArg(name: string, raw: string | undefined, fallback: readonly number[], max: number): number[] {
   if (raw === undefined) return [...fallback];

@@ -101,6 +101,13 @@ export const openLoopRateShare = 0.7;
  * Lower shares show how latency and a payment's CPU move with the load (docs/PERFORMANCE.md, "a-70's tail").
  */
 export const openLoopSharesPercentDefault: readonly number[] = [Math.round(openLoopRateShare * 100)];
+/**
+ * The measured window of the open loops (a-70, a-at-R; option: --open-seconds, or --seconds for every window). Their
+ * p99 is made by stalls of 0.1-0.6 s (docs/PERFORMANCE.md, "a-70's tail"), and over 10 s a figure is how bad the few
+ * stalls in it were: nine 10 s windows of one tree, one hour, on one host gave a-70 p99s of 60.1-134.9 ms; three of 30 s
+ * 89.8-99.4 (2026-11-30T04-16-10Z to 05-06-13Z).
+ */
+export const openLoopSecondsDefault = 30;
 /** An open loop at a-max's rate or above only queues: the highest share the option accepts. */
 export const openLoopSharePercentMax = 99;
 /** The highest fixed open-loop rate (--open-rates, payments per second): far past any a-max this machine ran. */

@@ -5,6 +5,7 @@ import {
   benchBufferPoolBytesMax,
   benchBufferPoolRamShareMax,
   bufferPoolResizePollMs,
+  bufferPoolResizeRetryMs,
   bufferPoolResizeWaitMs,
   bufferPoolStepBytes,
 } from './limits';
@@ -73,18 +74,42 @@ async function poolBytes(conn: mysql.Connection): Promise<number> {
   return Number((rows as Array<{ b: string | number }>)[0]!.b);
 }
 
-/** Sets the pool's size and answers it once the server has resized (in the background, on some versions). */
+/**
+ * Sets the pool's size and answers it once the server has resized (in the background, on some versions). A resize the
+ * server gives up on is asked for again until bufferPoolResizeWaitMs: MariaDB 10.11 aborts a shrink that finds no block
+ * it can free ("innodb_buffer_pool_size change aborted"; 11-30, right after a run, its pages still dirty), which left
+ * the pool at 4 GiB for every later run. A size that moved is the server's answer (it may round to its chunks).
+ */
 async function resize(conn: mysql.Connection, bytes: number): Promise<number> {
-  await conn.query('SET GLOBAL innodb_buffer_pool_size = ?', [bytes]);
   const deadline = Date.now() + bufferPoolResizeWaitMs;
+  for (;;) {
+    const from = await poolBytes(conn);
+    if (from === bytes) return from;
+    await conn.query('SET GLOBAL innodb_buffer_pool_size = ?', [bytes]).catch((error: unknown) => {
+      // Any other refusal (no privilege, a size out of range) is the server's last word.
+      if (!/change aborted/i.test((error as Error).message)) throw error;
+    });
+    const size = await resizeEnded(conn, deadline);
+    if (size !== from) return size;
+    if (Date.now() > deadline) throw new Error(`the pool stayed at ${mib(size)} for ${bufferPoolResizeWaitMs} ms`);
+    await pause(bufferPoolResizeRetryMs);
+  }
+}
+
+/** The pool's size once the resize in progress has ended. */
+async function resizeEnded(conn: mysql.Connection, deadline: number): Promise<number> {
   for (;;) {
     const [rows] = await conn.query("SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_resize_status'");
     const status = (rows as Array<{ Value: string }>)[0]?.Value ?? '';
     // Empty (MariaDB 10.11), or "Completed resizing buffer pool at …" (MySQL, earlier MariaDB), once it has ended.
     if (status === '' || /^(completed|size did not change)/i.test(status)) return poolBytes(conn);
     if (Date.now() > deadline) throw new Error(`the resize did not end within ${bufferPoolResizeWaitMs} ms: ${status}`);
-    await new Promise((resolve) => setTimeout(resolve, bufferPoolResizePollMs));
+    await pause(bufferPoolResizePollMs);
   }
+}
+
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function mib(bytes: number): string {

@@ -104,8 +104,8 @@ export const openLoopSharesPercentDefault: readonly number[] = [Math.round(openL
 /**
  * The measured window of the open loops (a-70, a-at-R; option: --open-seconds, or --seconds for every window). Their
  * p99 is made by stalls of 0.1-0.6 s (docs/PERFORMANCE.md, "a-70's tail"), and over 10 s a figure is how bad the few
- * stalls in it were: nine 10 s windows of one tree, one hour, on one host gave a-70 p99s of 60.1-134.9 ms; three of 30 s
- * 89.8-99.4 (2026-11-30T04-16-10Z to 05-06-13Z).
+ * stalls in it were: eight 10 s windows of one tree in an hour on one host gave a-70 p99s of 60.1-134.9 ms; three of
+ * 30 s 89.8-99.4 (2026-11-30T04-16-10Z to 05-06-13Z; docs/PERFORMANCE.md, "a-70's tail").
  */
 export const openLoopSecondsDefault = 30;
 /** An open loop at a-max's rate or above only queues: the highest share the option accepts. */
@@ -310,10 +310,13 @@ export const metricsReadTimeoutMs = 2_000;
  * The database server's buffer pool during a run (buffer-pool.ts): at most benchBufferPoolBytesMax, and at most
  * benchBufferPoolRamShareMax of the machine's memory, in whole bufferPoolStepBytes. A run's databases outgrow a
  * distribution's default pool (MariaDB's 128 MiB) within group a (≈ 700 MB by its end), and a full run's within 4 GiB.
- * A resize that has not ended after bufferPoolResizeWaitMs is left to the server, and the pool as it was is measured.
+ * A resize that has not ended (or that the server gave up on, asked for again) after bufferPoolResizeWaitMs is left to
+ * the server, and the pool as it was is measured.
  */
 export const benchBufferPoolBytesMax = 4 * 1024 ** 3;
 export const benchBufferPoolRamShareMax = 0.25;
 export const bufferPoolStepBytes = 128 * 1024 ** 2;
 export const bufferPoolResizeWaitMs = 60_000;
 export const bufferPoolResizePollMs = 200;
+/** How long the bench waits before asking again for a resize the server gave up on (buffer-pool.ts). */
+export const bufferPoolResizeRetryMs = 2_000;

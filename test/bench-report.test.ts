@@ -26,7 +26,7 @@ import {
   untilSteady,
   type ScenarioResult,
 } from '../scripts/bench/scenarios';
-import { openRatesArg, openSecondsArg, openSharesArg } from '../scripts/bench/args';
+import { boundedArg, openRatesArg, openSecondsArg, openSharesArg } from '../scripts/bench/args';
 import {
   latencySliceMs,
   openLoopRatePerSecondMax,
@@ -259,20 +259,23 @@ describe('the open-loop scenarios at fixed rates (--open-rates)', () => {
 });
 
 describe("the open loops' window (--open-seconds)", () => {
-  const parse = (raw: string | undefined, seconds: string | undefined) =>
+  const parse = (raw: string | undefined, seconds: number | null) =>
     openSecondsArg(raw, seconds, openLoopSecondsDefault, scenarioSecondsMax);
 
   it('is longer than the other windows by default, --seconds where only it is given, and --open-seconds first', () => {
     expect(openLoopSecondsDefault).toBeGreaterThan(scenarioSecondsDefault);
-    expect(parse(undefined, undefined)).toBe(openLoopSecondsDefault);
-    expect(parse(undefined, '4')).toBe(4);
-    expect(parse('45', '4')).toBe(45);
+    expect(parse(undefined, null)).toBe(openLoopSecondsDefault);
+    expect(parse(undefined, 4)).toBe(4);
+    expect(parse('45', 4)).toBe(45);
   });
 
   it('refuses a window that is not a whole number of seconds in range, naming the option it came from', () => {
     for (const raw of ['0', '2.5', 'long', String(scenarioSecondsMax + 1)]) {
-      expect(() => parse(raw, undefined), raw).toThrow(/--open-seconds must be an integer 1\.\./);
-      expect(() => parse(undefined, raw), raw).toThrow(/--seconds must be an integer 1\.\./);
+      expect(() => parse(raw, null), raw).toThrow(/--open-seconds must be an integer 1\.\./);
+      // --seconds is parsed once, as main.ts does, before it is handed on.
+      expect(() => boundedArg('seconds', raw, 0, scenarioSecondsMax), raw).toThrow(
+        /--seconds must be an integer 1\.\./,
+      );
     }
   });
 });

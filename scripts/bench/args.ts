@@ -27,17 +27,13 @@ export function openRatesArg(raw: string | undefined, max: number): number[] {
 }
 
 /**
- * --open-seconds: the measured window of the open loops (a-70, a-at-R). Given, that; else --seconds where it is given
- * (every window that long); else `fallback`, openLoopSecondsDefault (limits.ts says why longer than the others').
+ * --open-seconds: the measured window of the open loops (a-70, a-at-R). Given, that; else `seconds`, --seconds as parsed
+ * where it was given (every window that long), null where not; else `fallback`, openLoopSecondsDefault (limits.ts says
+ * why longer than the others').
  */
-export function openSecondsArg(
-  raw: string | undefined,
-  seconds: string | undefined,
-  fallback: number,
-  max: number,
-): number {
+export function openSecondsArg(raw: string | undefined, seconds: number | null, fallback: number, max: number): number {
   if (raw !== undefined) return boundedArg('open-seconds', raw, fallback, max);
-  return boundedArg('seconds', seconds, fallback, max);
+  return seconds ?? fallback;
 }
 
 /** A comma-separated list of whole numbers in 1..max, none twice, in the order given; `fallback` when not given. */

@@ -1,6 +1,7 @@
 import { totalmem } from 'node:os';
 import type mysql from 'mysql2/promise';
 import { withServer } from '../../subgraphs/shared/src/db/server-connection';
+import { sleep } from '../lib/server-process';
 import {
   benchBufferPoolBytesMax,
   benchBufferPoolRamShareMax,
@@ -92,7 +93,7 @@ async function resize(conn: mysql.Connection, bytes: number): Promise<number> {
     const size = await resizeEnded(conn, deadline);
     if (size !== from) return size;
     if (Date.now() > deadline) throw new Error(`the pool stayed at ${mib(size)} for ${bufferPoolResizeWaitMs} ms`);
-    await pause(bufferPoolResizeRetryMs);
+    await sleep(bufferPoolResizeRetryMs);
   }
 }
 
@@ -104,12 +105,8 @@ async function resizeEnded(conn: mysql.Connection, deadline: number): Promise<nu
     // Empty (MariaDB 10.11), or "Completed resizing buffer pool at …" (MySQL, earlier MariaDB), once it has ended.
     if (status === '' || /^(completed|size did not change)/i.test(status)) return poolBytes(conn);
     if (Date.now() > deadline) throw new Error(`the resize did not end within ${bufferPoolResizeWaitMs} ms: ${status}`);
-    await pause(bufferPoolResizePollMs);
+    await sleep(bufferPoolResizePollMs);
   }
-}
-
-function pause(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function mib(bytes: number): string {

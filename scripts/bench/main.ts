@@ -61,7 +61,7 @@ import {
   warmupSecondsMax,
   firstWarmupSecondsMin,
 } from './limits';
-import { openRatesArg, openSecondsArg, openSharesArg } from './args';
+import { boundedArg, openRatesArg, openSecondsArg, openSharesArg } from './args';
 import { holdBufferPool, type BufferPoolHold } from './buffer-pool';
 import { LoadClient, type Operation } from './load';
 import { calibrationLoopMs, findMysqlServerPid, pidFileOf } from './proc-stats';
@@ -241,19 +241,6 @@ function log(line: string): void {
   console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);
 }
 
-function positiveInt(
-  name: string,
-  raw: string | undefined,
-  fallback: number,
-  max: number = Number.MAX_SAFE_INTEGER,
-): number {
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value < 1 || value > max)
-    throw new Error(`--${name} must be an integer 1..${max}, got "${raw}"`);
-  return value;
-}
-
 function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({
     args: argv,
@@ -300,19 +287,16 @@ function parseOptions(argv: string[]): Options {
       '--target must be a loopback URL (http://127.0.0.1:PORT/graphql): the benchmark sends load to this machine only',
     );
   }
+  // --seconds given also sets the open loops' window, unless --open-seconds does (openSecondsArg).
+  const seconds = values.seconds === undefined ? null : boundedArg('seconds', values.seconds, 0, scenarioSecondsMax);
   return {
-    seconds: positiveInt('seconds', values.seconds, scenarioSecondsDefault, scenarioSecondsMax),
-    concurrency: positiveInt('concurrency', values.concurrency, singleConcurrencyDefault, concurrencyMax),
-    readConcurrency: positiveInt(
-      'read-concurrency',
-      values['read-concurrency'],
-      readConcurrencyDefault,
-      concurrencyMax,
-    ),
+    seconds: seconds ?? scenarioSecondsDefault,
+    concurrency: boundedArg('concurrency', values.concurrency, singleConcurrencyDefault, concurrencyMax),
+    readConcurrency: boundedArg('read-concurrency', values['read-concurrency'], readConcurrencyDefault, concurrencyMax),
     groups,
     hive: values['no-hive'] !== true,
-    soakSeconds: values.soak === undefined ? null : positiveInt('soak', values.soak, 0, soakSecondsMax),
-    soakRate: values.rate === undefined ? null : positiveInt('rate', values.rate, 0, soakRatePerSecondMax),
+    soakSeconds: values.soak === undefined ? null : boundedArg('soak', values.soak, 0, soakSecondsMax),
+    soakRate: values.rate === undefined ? null : boundedArg('rate', values.rate, 0, soakRatePerSecondMax),
     profile,
     target: values.target === undefined ? null : { url: values.target, token: values.token! },
     subgraphEnv: parseSubgraphEnv(values['subgraph-env']),
@@ -327,7 +311,7 @@ function parseOptions(argv: string[]): Options {
     loopProbe: values['loop-probe'] === true,
     openShares: openSharesArg(values['open-shares'], openLoopSharesPercentDefault, openLoopSharePercentMax),
     openRates: openRatesArg(values['open-rates'], openLoopRatePerSecondMax),
-    openSeconds: openSecondsArg(values['open-seconds'], values.seconds, openLoopSecondsDefault, scenarioSecondsMax),
+    openSeconds: openSecondsArg(values['open-seconds'], seconds, openLoopSecondsDefault, scenarioSecondsMax),
     mysqlAsIs: values['mysql-as-is'] === true,
   };
 }

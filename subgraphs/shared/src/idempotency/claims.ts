@@ -127,12 +127,14 @@ export async function claimIdempotencyKeysOf(
   ctx: KeyContext,
   specs: readonly KeySpec[],
 ): Promise<Array<Result<Claimed, KeyReused>>> {
-  const claims = await claimKeys(
-    ctx.shards,
-    specs.map((s) => keyClaim(ctx, s)),
-    ctx.now(),
-  );
-  return claims.map((c, i) => claimedOf(c, specs[i]!));
+  // Loops, not callbacks (here, claimKeys, claimUnderFences): a closure made per call is compiled again after each
+  // major GC (docs/PERFORMANCE.md).
+  const requests: ClaimRequest[] = [];
+  for (const spec of specs) requests.push(keyClaim(ctx, spec));
+  const claims = await claimKeys(ctx.shards, requests, ctx.now());
+  const answers: Array<Result<Claimed, KeyReused>> = [];
+  for (let i = 0; i < claims.length; i++) answers.push(claimedOf(claims[i]!, specs[i]!));
+  return answers;
 }
 
 /**
@@ -198,12 +200,12 @@ function claimUnderFences(
   shard: Shard,
   rows: readonly IdempotencyInsert[],
 ): Promise<Array<IdempotencyRow | FencedWrite>> {
-  return batchUnderFences(
-    shard,
-    rows,
-    (r) => shardOfAnyId(r.anchorId),
-    (open) => claimIdempotencyKeys(shard, open),
-  );
+  return batchUnderFences(shard, rows, anchorLogical, (open) => claimIdempotencyKeys(shard, open));
+}
+
+/** The logical shard a claim's row is written under: its anchor's. */
+function anchorLogical(row: IdempotencyInsert): number {
+  return shardOfAnyId(row.anchorId);
 }
 
 /**
@@ -226,26 +228,39 @@ export async function placeKeys(shard: Shard, rows: readonly IdempotencyInsert[]
  * once; the copies replay it when their content matches and are refused as reused when not.
  */
 export async function claimKeys(shards: ShardSet, requests: readonly ClaimRequest[], now: Date): Promise<Claim[]> {
-  const rows = requests.map((r) => claimRow(r, now));
+  const rows: IdempotencyInsert[] = [];
+  for (const request of requests) rows.push(claimRow(request, now));
   const byShard = new Map<Shard, IdempotencyInsert[]>();
-  requests.forEach((r, i) => {
-    const shard = anchorShard(shards, r.anchor);
+  for (let i = 0; i < requests.length; i++) {
+    const shard = anchorShard(shards, requests[i]!.anchor);
     const list = byShard.get(shard);
     if (list) list.push(rows[i]!);
     else byShard.set(shard, [rows[i]!]);
-  });
+  }
   const held = new Map<string, IdempotencyRow>();
-  await Promise.all(
-    [...byShard].map(async ([shard, list]) => {
-      // A key whose anchor is fenced refuses the request, as byLogical does for a range the map fences; keys of other
-      // ranges claimed meanwhile name their resources, and the retry replays them.
-      for (const row of await claimUnderFences(shard, list)) {
-        if (row instanceof FencedWrite) throw row;
-        held.set(scopeOf(row), row);
-      }
-    }),
-  );
-  return requests.map((r, i) => claimOf(held.get(scopeOf(rows[i]!))!, r, rows[i]!.resourceId));
+  const shardClaims: Array<Promise<void>> = [];
+  for (const [shard, list] of byShard) shardClaims.push(holdClaims(shard, list, held));
+  await Promise.all(shardClaims);
+  const answers: Claim[] = [];
+  for (let i = 0; i < requests.length; i++) {
+    const row = rows[i]!;
+    answers.push(claimOf(held.get(scopeOf(row))!, requests[i]!, row.resourceId));
+  }
+  return answers;
+}
+
+/** Claims one shard's rows of claimKeys' batch and records, by scope, the row holding each key in `held`. */
+async function holdClaims(
+  shard: Shard,
+  rows: readonly IdempotencyInsert[],
+  held: Map<string, IdempotencyRow>,
+): Promise<void> {
+  // A key whose anchor is fenced refuses the request, as byLogical does for a range the map fences; keys of other
+  // ranges claimed meanwhile name their resources, and the retry replays them.
+  for (const row of await claimUnderFences(shard, rows)) {
+    if (row instanceof FencedWrite) throw row;
+    held.set(scopeOf(row), row);
+  }
 }
 
 /** The row a claim inserts; its resource id is minted here. */

@@ -30,8 +30,12 @@ export async function readAccounts(shards: ShardSet, ids: readonly string[]): Pr
 
 const accountReads = new Coalescer<string, Account | undefined>('account reads', async (shard, ids) => {
   const rows = await accountsAndStripes(shard.db, [...new Set(ids)], []);
-  const byId = new Map(rows.map((r) => [r.id, r]));
-  return ids.map((id) => byId.get(id));
+  // Loops, not callbacks: a closure made per call is compiled again after each major GC (docs/PERFORMANCE.md).
+  const byId = new Map<string, Account>();
+  for (const row of rows) byId.set(row.id, row);
+  const accounts: Array<Account | undefined> = [];
+  for (const id of ids) accounts.push(byId.get(id));
+  return accounts;
 });
 
 /** Stripes this process has opened or found (by id), oldest first: a payment to one of them reads and writes nothing. */

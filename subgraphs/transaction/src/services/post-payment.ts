@@ -134,9 +134,25 @@ type Placed =
  * listed them (60, 30, 50 from 100 refuses the 50); each is completed as soon as it is posted.
  */
 export async function postPayments(ctx: ServiceContext, items: readonly PaymentToPost[]): Promise<PostedPayment[]> {
-  const placed = await Promise.all(items.map((item) => place(ctx, item)));
-  const posted = items.map((item, i) => post(ctx, item, placed[i]!));
-  return Promise.all(posted.map(async (answer, i) => complete(ctx, items[i]!, placed[i]!, await answer)));
+  // Loops, not callbacks: a closure made per call is compiled again after each major GC (docs/PERFORMANCE.md).
+  const placing: Array<Promise<Placed>> = [];
+  for (const item of items) placing.push(place(ctx, item));
+  const placed = await Promise.all(placing);
+  const posted: Array<Promise<PostedPayment>> = [];
+  for (let i = 0; i < items.length; i++) posted.push(post(ctx, items[i]!, placed[i]!));
+  const completed: Array<Promise<PostedPayment>> = [];
+  for (let i = 0; i < items.length; i++) completed.push(completeOnceDone(ctx, items[i]!, placed[i]!, posted[i]!));
+  return Promise.all(completed);
+}
+
+/** Step 3 of one item, once its posting (submitted with the others', nothing awaited in between) has answered. */
+async function completeOnceDone(
+  ctx: ServiceContext,
+  item: PaymentToPost,
+  placed: Placed,
+  posting: Promise<PostedPayment>,
+): Promise<PostedPayment> {
+  return complete(ctx, item, placed, await posting);
 }
 
 /**

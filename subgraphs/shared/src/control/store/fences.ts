@@ -98,12 +98,18 @@ export async function batchUnderFences<T, A>(
   const fenced = new Set<number>();
   for (;;) {
     try {
-      const open = items.filter((item) => !fenced.has(logicalOf(item)));
+      // Loops, not callbacks (here and in fencedAmong): a closure made per call is compiled again after each major GC
+      // (docs/PERFORMANCE.md).
+      const open: T[] = [];
+      for (const item of items) if (!fenced.has(logicalOf(item))) open.push(item);
       const answers = open.length === 0 ? [] : await write(open);
+      const answered: Array<A | FencedWrite> = [];
       let next = 0;
-      return items.map((item) =>
-        fenced.has(logicalOf(item)) ? new FencedWrite(shard.name, [logicalOf(item)]) : answers[next++]!,
-      );
+      for (const item of items) {
+        const logical = logicalOf(item);
+        answered.push(fenced.has(logical) ? new FencedWrite(shard.name, [logical]) : answers[next++]!);
+      }
+      return answered;
     } catch (error) {
       if (!(error instanceof FencedWrite) || error.logicalShards.every((l) => fenced.has(l))) throw error;
       for (const l of error.logicalShards) fenced.add(l);
@@ -236,10 +242,13 @@ export function refuseUnlessOpen(shardName: string, rows: readonly unknown[]): v
 
 /** The logical shards fenceRead's rows say are not open, ascending. */
 export function fencedAmong(rows: readonly unknown[]): number[] {
-  return (rows as Array<{ l: number; r: string }>)
-    .filter((row) => row.r !== 'open')
-    .map((row) => Number(row.l))
-    .sort((a, b) => a - b);
+  const fenced: number[] = [];
+  for (const row of rows as Array<{ l: number; r: string }>) if (row.r !== 'open') fenced.push(Number(row.l));
+  return fenced.sort(ascending);
+}
+
+function ascending(a: number, b: number): number {
+  return a - b;
 }
 
 /**

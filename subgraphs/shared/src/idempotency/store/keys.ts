@@ -2,7 +2,7 @@ import type { Shard } from '../../shards/pool';
 import { rawRows, rawWrite, type SqlTarget } from '../../db/raw';
 import { inPostingTransaction, type PostingTx, type Statement } from '../../shards/posting-transaction';
 import { deleteUnderFences, fenceRead, logicalShardsNamed, openHere, refuseUnlessOpen } from '../../control/index';
-import { shardOfAnyId } from '../../ids';
+import { shardOfAnyId, type LogicalShard } from '../../ids';
 import { idempotencyKeys } from './schema';
 
 export type IdempotencyRow = typeof idempotencyKeys.$inferSelect;
@@ -30,7 +30,11 @@ export async function claimIdempotencyKeys(
   rows: readonly IdempotencyInsert[],
 ): Promise<IdempotencyRow[]> {
   if (rows.length === 0) return [];
-  const logicalShards = [...new Set(rows.map((r) => shardOfAnyId(r.anchorId)))];
+  // Loops, not callbacks (here and in claimStatement): a closure made per call is compiled again after each major GC
+  // (docs/PERFORMANCE.md).
+  const logical = new Set<LogicalShard>();
+  for (const row of rows) logical.add(shardOfAnyId(row.anchorId));
+  const logicalShards = [...logical];
   return inPostingTransaction(shard, async (tx) => {
     const [inserted, fences] = await tx.queryMany([claimStatement(rows), fenceRead(logicalShards)]);
     refuseUnlessOpen(shard.name, fences!);
@@ -44,20 +48,11 @@ export async function claimIdempotencyKeys(
  * Its answer goes to claimedIn.
  */
 export function claimStatement(rows: readonly IdempotencyInsert[]): Statement {
-  return {
-    sql: `INSERT IGNORE INTO idempotency_keys (${keyColumns}) VALUES ?`,
-    values: [
-      rows.map((r) => [
-        r.anchorId,
-        r.callerId,
-        r.idempotencyKey,
-        r.operation,
-        r.requestHash,
-        r.resourceId,
-        r.createdAt,
-      ]),
-    ],
-  };
+  const values: Array<Array<string | Date>> = [];
+  for (const r of rows) {
+    values.push([r.anchorId, r.callerId, r.idempotencyKey, r.operation, r.requestHash, r.resourceId, r.createdAt]);
+  }
+  return { sql: `INSERT IGNORE INTO idempotency_keys (${keyColumns}) VALUES ?`, values: [values] };
 }
 
 /** The rows that hold claimStatement's keys, in order: a read only when some insert was ignored. */

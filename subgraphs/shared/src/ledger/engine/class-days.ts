@@ -15,7 +15,9 @@ export function classDaysOf(
   states: ReadonlyMap<string, Account>,
 ): ClassDayIncrement[] {
   if (entries.length === 0) return [];
-  const dateOf = new Map(applied.map((a) => [a.spec.id, businessDateOf(a.at)]));
+  // A loop, not a callback: a closure made per call is compiled again after each major GC (docs/PERFORMANCE.md).
+  const dateOf = new Map<string, string>();
+  for (const a of applied) dateOf.set(a.spec.id, businessDateOf(a.at));
   nextSlot = (nextSlot + 1) % classDaySlots;
   return classDayIncrements(
     entries,

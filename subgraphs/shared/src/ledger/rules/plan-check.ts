@@ -17,7 +17,10 @@ export interface BalanceBefore {
 
 /** The balances as read under lock, before any posting of the batch is applied. */
 export function balancesBefore(states: ReadonlyMap<string, Account>): Map<string, BalanceBefore> {
-  return new Map([...states].map(([id, s]) => [id, { total: totalOf(s), lastSequence: s.lastSequence }]));
+  // A loop, not a callback: a closure made per call is compiled again after each major GC (docs/PERFORMANCE.md).
+  const before = new Map<string, BalanceBefore>();
+  for (const [id, s] of states) before.set(id, { total: totalOf(s), lastSequence: s.lastSequence });
+  return before;
 }
 
 /** Amounts by posting, then account: no key text made per leg and entry. */

@@ -76,12 +76,18 @@ export async function lockAndReadPrior(
   written: readonly number[] = [],
 ): Promise<{ states: Map<string, Account>; prior: Map<string, PriorOutcome>; led: unknown[][] }> {
   const unique = [...new Set(ids)].sort();
-  const groups = [unique.filter((id) => !lastIds.has(id)), unique.filter((id) => lastIds.has(id))].filter(
-    (g) => g.length > 0,
-  );
+  // Loops, not callbacks: a closure made per call is compiled again after each major GC (docs/PERFORMANCE.md).
+  const clients: string[] = [];
+  const last: string[] = [];
+  for (const id of unique) (lastIds.has(id) ? last : clients).push(id);
+  const groups: string[][] = [];
+  if (clients.length > 0) groups.push(clients);
+  if (last.length > 0) groups.push(last);
   // Both groups in one statement: MySQL runs the parts of a UNION ALL in order, so the clients'
   // rows are still locked before the system rows (one statement less to parse, one result set).
-  const lock = groups.map(() => `(SELECT ${accountColumns} FROM accounts WHERE id IN (?) ORDER BY id FOR UPDATE)`);
+  const lock: string[] = [];
+  for (let g = 0; g < groups.length; g++)
+    lock.push(`(SELECT ${accountColumns} FROM accounts WHERE id IN (?) ORDER BY id FOR UPDATE)`);
   const fenced = [...new Set([...clientShards(unique, lastIds), ...written])];
   const statements: Statement[] = [
     ...leading,
@@ -126,7 +132,9 @@ export async function lockAndReadPrior(
  * as placement reads them (ids.ts newId; scripts/lib/move-tables.ts).
  */
 function clientShards(ids: readonly string[], system: ReadonlySet<string>): number[] {
-  return ids.filter((id) => !system.has(id)).map((id) => Number.parseInt(id.slice(-2), 16));
+  const logicals: number[] = [];
+  for (const id of ids) if (!system.has(id)) logicals.push(Number.parseInt(id.slice(-2), 16));
+  return logicals;
 }
 
 /**
@@ -223,26 +231,43 @@ export async function writePostings(
   touched: readonly Account[],
 ): Promise<void> {
   if (timed.length === 0) return;
-  const atOf = new Map(timed.map((t) => [t.spec.id, t.at]));
-  const dateOf = new Map(timed.map((t) => [t.spec.id, businessDateOf(t.at)]));
-  await insertRows(
-    tx,
-    postings,
-    timed.map(({ spec, at }) => ({
+  // Loops, not callbacks: a closure made per call is compiled again after each major GC (docs/PERFORMANCE.md).
+  const atOf = new Map<string, Date>();
+  const dateOf = new Map<string, string>();
+  const postingRows: Array<typeof postings.$inferInsert> = [];
+  let latest = timed[0]!.at;
+  for (const { spec, at } of timed) {
+    const businessDate = businessDateOf(at);
+    atOf.set(spec.id, at);
+    dateOf.set(spec.id, businessDate);
+    if (at > latest) latest = at;
+    postingRows.push({
       id: spec.id,
       kind: spec.kind,
       refId: spec.refId,
       dedupeKey: spec.dedupeKey,
       currency: spec.currency,
-      businessDate: dateOf.get(spec.id)!,
+      businessDate,
       createdAt: at,
-    })),
+    });
+  }
+  await insertRows(tx, postings, postingRows, { hold: true });
+  await insertRows(tx, ledgerEntries, entryRows(entries, atOf), { hold: true });
+  await addDayIncrements(
+    tx,
+    dayIncrements(entries, (e) => dateOf.get(e.postingId)!),
     { hold: true },
   );
-  await insertRows(
-    tx,
-    ledgerEntries,
-    entries.map((e) => ({
+  await writeBalances(tx, touched, latest);
+}
+
+function entryRows(
+  entries: ReadonlyArray<EntryDraft & { prevHash: string; hash: string }>,
+  atOf: ReadonlyMap<string, Date>,
+): Array<typeof ledgerEntries.$inferInsert> {
+  const rows: Array<typeof ledgerEntries.$inferInsert> = [];
+  for (const e of entries) {
+    rows.push({
       accountId: e.accountId,
       sequence: e.sequence,
       id: e.id,
@@ -255,16 +280,9 @@ export async function writePostings(
       prevHash: e.prevHash,
       hash: e.hash,
       createdAt: atOf.get(e.postingId)!,
-    })),
-    { hold: true },
-  );
-  await addDayIncrements(
-    tx,
-    dayIncrements(entries, (e) => dateOf.get(e.postingId)!),
-    { hold: true },
-  );
-  const latest = timed.reduce((a, t) => (t.at > a ? t.at : a), timed[0]!.at);
-  await writeBalances(tx, touched, latest);
+    });
+  }
+  return rows;
 }
 
 /**

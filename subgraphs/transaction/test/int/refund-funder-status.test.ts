@@ -7,6 +7,7 @@ import { runOutboxStep } from '@paygraph/transaction/services/relay';
 import { err } from '@paygraph/shared/result';
 import { shardOf } from '@paygraph/shared/ids';
 import { rawRows } from '@paygraph/shared/db/raw';
+import { shareAccountStatuses } from '@paygraph/shared/ledger/index';
 import { lockPayment } from '../../src/db/payments';
 import { lockLegsOfPayment } from '../../src/db/payment-legs';
 import { refundPayment } from '../../src/services/refund';
@@ -28,6 +29,8 @@ let stack: Stack;
 let kit: MoneyKit;
 useMoneyStack((started) => ({ stack, kit } = started));
 
+/** How long the stand-in for a background worker's transaction stays beside the funder's hold. */
+const passerMs = 200;
 const at = (v: string) => ({ available: v, frozen: '0', pending: '0', total: v });
 const closeDoc = `mutation($id: ID!) { closeAccount(id: $id) { __typename ... on Account { id status }
   ... on UserError { code } ... on AccountBalanceNotZero { total } } }`;
@@ -196,12 +199,14 @@ it("refuses a reservation whose hold on the funder's database ended before its c
     (answer) => ({ answered: answer }),
     (error: unknown) => ({ failed: (error as Error).name }),
   );
+  // Another transaction on the funder's database beside the hold for a moment, as a background worker's was when a
+  // full run on 11-30 read two there and failed: the hold is the one that stays (until the test releases the legs).
+  const passer = holdLock(funderDb, (tx) => shareAccountStatuses(tx, [funder]));
   try {
     await until(() => aLockWaits(home, 'payment_legs', paymentId), "the reservation's wait for the legs");
+    await passer.taken;
+    setTimeout(() => passer.release(), passerMs);
     // The hold's transaction ends on the server (as a cut connection, a node's restart or a Galera abort end it).
-    // The hold is the transaction on that database that stays: a background worker's (the relay's, a sweep's) may be
-    // listed beside it for a moment, and a full run on 11-29 read two and failed. Its transactions last milliseconds;
-    // the hold lasts until the test releases the legs.
     let held: Array<{ id: number }> = [];
     await until(async () => {
       held = await rawRows<{ id: number }>(
@@ -214,8 +219,10 @@ it("refuses a reservation whose hold on the funder's database ended before its c
     }, "the funder's hold alone on its database");
     await rawRows(funderDb, `KILL ${Number(held[0]!.id)}`);
   } finally {
+    await passer.taken;
+    passer.release();
     holder.release();
-    await holder.done;
+    await Promise.all([passer.done, holder.done]);
   }
   // Before, the reservation committed with the funder's row no longer held: a close meanwhile would have closed it,
   // and the funder's share would have landed in the CLOSED account.

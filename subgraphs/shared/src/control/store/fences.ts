@@ -50,7 +50,7 @@ export function logicalShardsNamed(ids: readonly string[]): number[] {
     const logical = Number.parseInt(id.slice(-2), 16);
     if (logical < logicalShardCount && idSuffix(logical) === id.slice(-2)) named.add(logical);
   }
-  return [...named].sort((a, b) => a - b);
+  return [...named].sort(ascending);
 }
 
 /**

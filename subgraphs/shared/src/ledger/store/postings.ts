@@ -88,7 +88,7 @@ export async function lockAndReadPrior(
   const lock: string[] = [];
   for (let g = 0; g < groups.length; g++)
     lock.push(`(SELECT ${accountColumns} FROM accounts WHERE id IN (?) ORDER BY id FOR UPDATE)`);
-  const fenced = [...new Set([...clientShards(unique, lastIds), ...written])];
+  const fenced = [...new Set([...clientShards(clients), ...written])];
   const statements: Statement[] = [
     ...leading,
     ...(fenced.length > 0 ? [fenceRead(fenced)] : []),
@@ -128,12 +128,12 @@ export async function lockAndReadPrior(
 }
 
 /**
- * The logical shards of the clients' accounts among `ids` (those not in `system`): an id's last two characters, hex,
- * as placement reads them (ids.ts newId; scripts/lib/move-tables.ts).
+ * The logical shards of clients' accounts, by id: an id's last two characters, hex, as placement reads them (ids.ts
+ * newId; scripts/lib/move-tables.ts).
  */
-function clientShards(ids: readonly string[], system: ReadonlySet<string>): number[] {
+function clientShards(clients: readonly string[]): number[] {
   const logicals: number[] = [];
-  for (const id of ids) if (!system.has(id)) logicals.push(Number.parseInt(id.slice(-2), 16));
+  for (const id of clients) logicals.push(Number.parseInt(id.slice(-2), 16));
   return logicals;
 }
 

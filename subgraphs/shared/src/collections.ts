@@ -13,6 +13,11 @@ export function pushTo<K, V>(
   else map.set(key, [value]);
 }
 
+/** Numbers in ascending order: Array.prototype.sort's comparator (its default compares them as text). */
+export function ascending(a: number, b: number): number {
+  return a - b;
+}
+
 /** The items by key, each list in the items' order, the keys in order of first appearance. */
 export function groupBy<K, V>(items: Iterable<V>, key: (item: V) => K): Map<K, V[]> {
   const groups = new Map<K, V[]>();

@@ -6,6 +6,7 @@ import { batchUnderFences } from '../control/index';
 import { err, invariantBroken, ok, type Result } from '../result';
 import { claimIdempotencyKeys, keyHeld, scopeOf, type IdempotencyInsert, type IdempotencyRow } from './store/keys';
 import { requestHash } from './request-hash';
+import { pushTo } from '../collections';
 
 export type Claim = { kind: 'fresh' | 'replay'; resourceId: string } | { kind: 'reused' };
 
@@ -231,12 +232,7 @@ export async function claimKeys(shards: ShardSet, requests: readonly ClaimReques
   const rows: IdempotencyInsert[] = [];
   for (const request of requests) rows.push(claimRow(request, now));
   const byShard = new Map<Shard, IdempotencyInsert[]>();
-  for (let i = 0; i < requests.length; i++) {
-    const shard = anchorShard(shards, requests[i]!.anchor);
-    const list = byShard.get(shard);
-    if (list) list.push(rows[i]!);
-    else byShard.set(shard, [rows[i]!]);
-  }
+  for (let i = 0; i < requests.length; i++) pushTo(byShard, anchorShard(shards, requests[i]!.anchor), rows[i]!);
   const held = new Map<string, IdempotencyRow>();
   const shardClaims: Array<Promise<void>> = [];
   for (const [shard, list] of byShard) shardClaims.push(holdClaims(shard, list, held));

@@ -1,4 +1,5 @@
 import { logicalShardCount } from '../limits';
+import { ascending } from '../collections';
 import { parseShardNodes, type Topology } from './topology';
 
 /**
@@ -49,7 +50,7 @@ export function parseMapBody(version: number, text: string): ShardMap {
     throw new Error(`shard map ${version}: a logical shard is placed on no listed database`);
   if (!Array.isArray(fenced) || !fenced.every((l) => Number.isInteger(l) && l >= 0 && l < logicalShardCount))
     throw new Error(`shard map ${version}: fenced logical shards out of range`);
-  return { version, databases, logical, fenced: [...new Set(fenced)].sort((a, b) => a - b) };
+  return { version, databases, logical, fenced: [...new Set(fenced)].sort(ascending) };
 }
 
 export function mapBody(map: ShardMap): string {
@@ -102,7 +103,7 @@ export function nextMap(
     if (index === -1) index = databases.push(change.move.database) - 1;
     for (let l = change.move.first; l <= change.move.last; l++) logical[l] = index;
   }
-  const fenced = [...new Set(change.fenced ?? map.fenced)].sort((a, b) => a - b);
+  const fenced = [...new Set(change.fenced ?? map.fenced)].sort(ascending);
   return { version: map.version + 1, databases, logical, fenced };
 }
 

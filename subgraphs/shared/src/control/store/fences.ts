@@ -6,6 +6,7 @@ import { inPostingTransaction, type Statement } from '../../shards/posting-trans
 import type { Shard } from '../../shards/pool';
 import { idSuffix } from '../../ids';
 import { deadlockRetryCountMax, logicalShardCount } from '../../limits';
+import { ascending } from '../../collections';
 
 /**
  * The fence where the write happens: shard_fences, on every database, one row per logical shard (migration 0002),
@@ -245,10 +246,6 @@ export function fencedAmong(rows: readonly unknown[]): number[] {
   const fenced: number[] = [];
   for (const row of rows as Array<{ l: number; r: string }>) if (row.r !== 'open') fenced.push(Number(row.l));
   return fenced.sort(ascending);
-}
-
-function ascending(a: number, b: number): number {
-  return a - b;
 }
 
 /**

@@ -272,12 +272,14 @@ async function prepareAndLock<R>(
     return { prepared, states, prior };
   }
   const groups = [...groupsOf(items)];
+  const leading: Statement[] = [];
   const reach: Reach[] = [];
-  for (const [group, { inputs }] of groups) for (const input of inputs) reach.push(group.lead!.reach(input));
+  for (const [group, { inputs }] of groups) {
+    leading.push(group.lead!.statement(inputs));
+    for (const input of inputs) reach.push(group.lead!.reach(input));
+  }
   const known: PostingSpec[] = [];
   for (const item of items) if (item.kind === 'spec') known.push(item.spec);
-  const leading: Statement[] = [];
-  for (const [group, { inputs }] of groups) leading.push(group.lead!.statement(inputs));
   const { states, prior, answers } = await lockPostings(tx, known, leading, reach);
   const decisions = new Array<PrepareDecision<R>>(items.length);
   for (let k = 0; k < groups.length; k++) {

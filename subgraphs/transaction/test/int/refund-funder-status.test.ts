@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { sql } from 'drizzle-orm';
 import type { Stack } from '../../../../test/support/stack';
 import { contractOperation, gql } from '../../../../test/support/graphql';
 import { token, unique } from '../../../../test/support/env';
@@ -7,7 +8,6 @@ import { runOutboxStep } from '@paygraph/transaction/services/relay';
 import { err } from '@paygraph/shared/result';
 import { shardOf } from '@paygraph/shared/ids';
 import { rawRows } from '@paygraph/shared/db/raw';
-import { shareAccountStatuses } from '@paygraph/shared/ledger/index';
 import { lockPayment } from '../../src/db/payments';
 import { lockLegsOfPayment } from '../../src/db/payment-legs';
 import { refundPayment } from '../../src/services/refund';
@@ -201,19 +201,25 @@ it("refuses a reservation whose hold on the funder's database ended before its c
   );
   // Another transaction on the funder's database beside the hold for a moment, as a background worker's was when a
   // full run on 11-30 read two there and failed: the hold is the one that stays (until the test releases the legs).
-  const passer = holdLock(funderDb, (tx) => shareAccountStatuses(tx, [funder]));
+  // It reads without a lock: a locking read of the funder's row would queue behind any transaction waiting for that
+  // row (InnoDB grants a request only after those queued before it), which waits for the hold, which waits for the
+  // legs the test releases only after this one is taken: the reservation's lock wait ended it (LockTimeout, a full
+  // run on 11-30, midday).
+  const passer = holdLock(funderDb, (tx) => tx.execute(sql`SELECT id FROM accounts WHERE id = ${funder}`));
   try {
     await until(() => aLockWaits(home, 'payment_legs', paymentId), "the reservation's wait for the legs");
     await passer.taken;
     setTimeout(() => passer.release(), passerMs);
-    // The hold's transaction ends on the server (as a cut connection, a node's restart or a Galera abort end it).
+    // The hold's transaction ends on the server (as a cut connection, a node's restart or a Galera abort end it). It
+    // waits for nothing there; a worker's transaction waiting for the funder's row behind it would be listed until its
+    // own lock wait ended, as long as the reservation's: left out.
     let held: Array<{ id: number }> = [];
     await until(async () => {
       held = await rawRows<{ id: number }>(
         funderDb,
         `SELECT t.trx_mysql_thread_id AS id FROM information_schema.INNODB_TRX t
          JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id
-         WHERE p.DB = DATABASE() AND p.ID <> CONNECTION_ID()`,
+         WHERE p.DB = DATABASE() AND p.ID <> CONNECTION_ID() AND t.trx_state <> 'LOCK WAIT'`,
       );
       return held.length === 1;
     }, "the funder's hold alone on its database");

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { sql } from 'drizzle-orm';
 import type { Stack } from '../../../../test/support/stack';
 import { contractOperation, gql } from '../../../../test/support/graphql';
 import { token, unique } from '../../../../test/support/env';
@@ -29,8 +28,6 @@ let stack: Stack;
 let kit: MoneyKit;
 useMoneyStack((started) => ({ stack, kit } = started));
 
-/** How long the stand-in for a background worker's transaction stays beside the funder's hold. */
-const passerMs = 200;
 const at = (v: string) => ({ available: v, frozen: '0', pending: '0', total: v });
 const closeDoc = `mutation($id: ID!) { closeAccount(id: $id) { __typename ... on Account { id status }
   ... on UserError { code } ... on AccountBalanceNotZero { total } } }`;
@@ -199,20 +196,13 @@ it("refuses a reservation whose hold on the funder's database ended before its c
     (answer) => ({ answered: answer }),
     (error: unknown) => ({ failed: (error as Error).name }),
   );
-  // Another transaction on the funder's database beside the hold for a moment, as a background worker's was when a
-  // full run on 11-30 read two there and failed: the hold is the one that stays (until the test releases the legs).
-  // It reads without a lock: a locking read of the funder's row would queue behind any transaction waiting for that
-  // row (InnoDB grants a request only after those queued before it), which waits for the hold, which waits for the
-  // legs the test releases only after this one is taken: the reservation's lock wait ended it (LockTimeout, a full
-  // run on 11-30, midday).
-  const passer = holdLock(funderDb, (tx) => tx.execute(sql`SELECT id FROM accounts WHERE id = ${funder}`));
   try {
     await until(() => aLockWaits(home, 'payment_legs', paymentId), "the reservation's wait for the legs");
-    await passer.taken;
-    setTimeout(() => passer.release(), passerMs);
-    // The hold's transaction ends on the server (as a cut connection, a node's restart or a Galera abort end it). It
-    // waits for nothing there; a worker's transaction waiting for the funder's row behind it would be listed until its
-    // own lock wait ended, as long as the reservation's: left out.
+    // The hold's transaction ends on the server (as a cut connection, a node's restart or a Galera abort end it).
+    // The hold is the transaction on that database that stays and waits for nothing: a background worker's (the relay's,
+    // a sweep's) may be listed beside it for a moment (a full run on 11-29 read two and failed), and one waiting for the
+    // funder's row behind the hold stays listed (LOCK WAIT) until its own 2 s wait ends, as long as the reservation's
+    // wait for the legs: left out.
     let held: Array<{ id: number }> = [];
     await until(async () => {
       held = await rawRows<{ id: number }>(
@@ -225,10 +215,8 @@ it("refuses a reservation whose hold on the funder's database ended before its c
     }, "the funder's hold alone on its database");
     await rawRows(funderDb, `KILL ${Number(held[0]!.id)}`);
   } finally {
-    await passer.taken;
-    passer.release();
     holder.release();
-    await Promise.all([passer.done, holder.done]);
+    await holder.done;
   }
   // Before, the reservation committed with the funder's row no longer held: a close meanwhile would have closed it,
   // and the funder's share would have landed in the CLOSED account.

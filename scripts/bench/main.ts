@@ -343,8 +343,9 @@ function parseWarmup(raw: string | undefined): WarmupPolicy {
 
 function mysqlFacts(shardUrl: string): Promise<Record<string, string>> {
   return withServer(shardUrl, async (conn) => {
+    // The port and thread handling say which server a run had (an A B of two servers on one machine).
     const [rows] = await conn.query(`SHOW VARIABLES WHERE Variable_name IN ('version', 'innodb_flush_log_at_trx_commit',
-      'innodb_buffer_pool_size', 'max_connections', 'sync_binlog', 'log_bin')`);
+      'innodb_buffer_pool_size', 'max_connections', 'sync_binlog', 'log_bin', 'port', 'thread_handling')`);
     return Object.fromEntries(
       (rows as Array<{ Variable_name: string; Value: string }>).map((r) => [r.Variable_name, r.Value]),
     );

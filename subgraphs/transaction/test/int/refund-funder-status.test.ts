@@ -200,7 +200,7 @@ it("refuses a reservation whose hold on the funder's database ended before its c
     await until(() => aLockWaits(home, 'payment_legs', paymentId), "the reservation's wait for the legs");
     // The hold's transaction ends on the server (as a cut connection, a node's restart or a Galera abort end it).
     // The hold is the transaction on that database that stays and waits for nothing: a background worker's (the relay's,
-    // a sweep's) may be listed beside it for a moment (a full run on 11-29 read two and failed), and one waiting for the
+    // a sweep's) may be listed beside it for a moment (a full run on 11-30 read two and failed), and one waiting for the
     // funder's row behind the hold stays listed (LOCK WAIT) until its own 2 s wait ends, as long as the reservation's
     // wait for the legs: left out.
     let held: Array<{ id: number }> = [];

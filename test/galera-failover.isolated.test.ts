@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inArray } from 'drizzle-orm';
 import { checkShards, openShards, type ShardSet } from '@paygraph/shared/shards/pool';
-import { checkShardNodes } from '@paygraph/shared/shards/galera';
+import { checkShardNodes, galeraStateOf, galeraStateQuery, type GaleraStatusRow } from '@paygraph/shared/shards/galera';
+import { ShardUnavailable } from '@paygraph/shared/shards/unavailable';
 import {
   checkGaleraTimings,
   galeraGroupTimingsRecommended,
@@ -417,6 +418,15 @@ async function drain(): Promise<void> {
   if (open.length > 0) problems.push(`after ${drainTimeoutMs} ms still PROCESSING: ${open.join(', ')}`);
 }
 
+/** Polls `done` every healthPollMs until it holds, failing after drainTimeoutMs with `what`. */
+async function until(done: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + drainTimeoutMs;
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error(`not within ${drainTimeoutMs} ms: ${what}`);
+    await sleep(healthPollMs);
+  }
+}
+
 /** When a request was sent, against the kills: "1234 ms after second kill". */
 function sinceKill(at: number): string {
   const kill = [...failovers].reverse().find((f) => f.killedAt <= at);
@@ -670,6 +680,36 @@ describe('every shard on a 3-node Galera cluster', () => {
     // The right list is taken, and starts on the first synced node.
     expect(await checkShardNodes(buildTopology(cluster.shardUrls(databasePrefix, 1), undefined))).toEqual([0]);
   }, 90_000);
+
+  it('answers SHARD_UNAVAILABLE (retryable), not an internal error, on a node outside the primary component (1047)', async () => {
+    // Every node running: one of three cut off, the other two keep the primary component.
+    for (const node of cluster.nodes) if (!node.running) await cluster.restart(node.index);
+    const shard = checks.all[0]!;
+    const cut = cluster.nodes.find((n) => n.index !== shard.pool.primary)!;
+    const admin = await mysql.createConnection({ uri: cut.url });
+    // A pool on that node alone, as a process whose primary it still is would have.
+    const lone = openShards({ urls: `${cut.url}/${shard.name}`, poolSize: 1 });
+    const state = async () => galeraStateOf((await admin.query(galeraStateQuery))[0] as GaleraStatusRow[]);
+    try {
+      await admin.query("SET GLOBAL wsrep_provider_options = 'gmcast.isolate=1'");
+      await until(async () => !(await state()).primaryComponent, 'the node left the primary component');
+      // Met in a full run (11-30): a refund committed, then its read met 1047 and the client got an internal error.
+      const failed: unknown = await lone.all[0]!.pool.query('SELECT COUNT(*) FROM accounts').then(
+        () => null,
+        (error: unknown) => error,
+      );
+      expect(failed).toBeInstanceOf(ShardUnavailable);
+      expect((failed as ShardUnavailable).detail).toContain('WSREP has not yet prepared node');
+    } finally {
+      await admin.query("SET GLOBAL wsrep_provider_options = 'gmcast.isolate=0'");
+      await until(async () => {
+        const now = await state();
+        return now.primaryComponent && now.synced;
+      }, 'the node rejoined, Synced');
+      await lone.close();
+      await admin.end();
+    }
+  }, 60_000);
 
   it('retries a transaction that lost certification to a write on another node (error 1213), like a deadlock', async () => {
     const shard = checks.all[0]!;

@@ -21,7 +21,11 @@ export class ShardUnavailable extends Error {
  * Error codes from mysql2 and Node's sockets that mean the shard, not the statement, failed.
  * ER_CON_COUNT_ERROR is "Too many connections" (1040) and ER_USER_LIMIT_REACHED the user's own
  * max_user_connections (1226): the server is there but takes no connection of ours now, which a
- * client can only wait out, like an unreachable one.
+ * client can only wait out, like an unreachable one. ER_UNKNOWN_COM_ERROR (1047, SQLSTATE 08S01) is
+ * what a Galera node outside the primary component answers every statement ("WSREP has not yet
+ * prepared node for application use"): the node serves nothing until it rejoins, and the pool must
+ * move to one that does; as a bug it answered a refund that had committed INTERNAL_SERVER_ERROR,
+ * which a client does not retry (galera-failover.isolated.test.ts).
  */
 const unreachableCodes: ReadonlySet<string> = new Set([
   'ECONNREFUSED',
@@ -34,6 +38,7 @@ const unreachableCodes: ReadonlySet<string> = new Set([
   'PROTOCOL_SEQUENCE_TIMEOUT',
   'ER_CON_COUNT_ERROR',
   'ER_USER_LIMIT_REACHED',
+  'ER_UNKNOWN_COM_ERROR',
 ]);
 
 /** The error and its causes, outermost first (drizzle's DrizzleQueryError carries mysql2's as `cause`). */

@@ -205,6 +205,10 @@ async function main(): Promise<number> {
       log(
         `at most ${peak.connections} MySQL connections at once to the test databases (budget ${testRunConnectionsMax}: testRunConnectionsMax)${peak.at === null ? '' : `, at ${peak.at}: ${bySet}; each set's most at any time: ${peakBySet}`}`,
       );
+      if (peak.lost !== null)
+        console.error(
+          `[test] the MySQL server stopped answering at ${peak.lost.at} (${peak.lost.detail}): the failures from then on are the server's, not the tests'; its error log says why`,
+        );
       // Reported, not enforced (docs/TESTING.md "Connection budget"): each worker alone has held
       // 29, so two such files running at once (58 in a full run of the merged tree, 23 November) would fail a green
       // run on which files happened to coincide. The run stays within max_connections (151).

@@ -10,6 +10,13 @@ import { parseShardUrls } from '../../subgraphs/shared/src/shards/topology';
  * keeps how many each set of databases held (test/support/database-sets.ts: a worker's `w1`, the
  * `isolated` files', a pinning file's `own_…`) and when, which names the files running then.
  * Its own connection names no database, so it does not count itself.
+ *
+ * It reads SHOW PROCESSLIST and counts here, not information_schema.PROCESSLIST with GROUP BY: that
+ * query materialises the table (its INFO column is LONGTEXT) as an Aria temporary table each time, and
+ * on 2026-11-30 MariaDB 10.11.19 crashed freeing one (signal 11 in ha_maria::drop_table under
+ * free_tmp_table, this query on the stack), 4 minutes into a full run that then failed 141 files.
+ * SHOW PROCESSLIST sends the list as it walks it, with no table. A sample the server does not answer
+ * is kept as the moment it went away, which the run prints: the failures after it are the server's.
  */
 const sampleIntervalMs = 250;
 
@@ -22,6 +29,8 @@ export interface Peak {
   at: string | null;
   /** Each set's own most at once over the run (whenever that was): the share each file group took. */
   peakBySet: Record<string, number>;
+  /** The first sample the server did not answer: when (ISO 8601) and what the driver said; null if none. */
+  lost: { at: string; detail: string } | null;
 }
 
 export interface ConnectionPeak {
@@ -38,36 +47,46 @@ export function setOfDatabase(database: string, databasePrefix: string): string 
 
 export async function sampleConnectionPeak(shardUrls: string, databasePrefix: string): Promise<ConnectionPeak> {
   const conn = await mysql.createConnection({ uri: serverUriOf(parseShardUrls(shardUrls)[0]!) });
-  const pattern = `${databasePrefix.replace(/_/g, '\\_')}\\_%`;
+  // A connection that dies with the server must not end the run with an unhandled error event.
+  conn.on('error', () => undefined);
+  const counted = (db: string | null): boolean =>
+    db !== null && (db.startsWith(`${databasePrefix}_`) || db.startsWith('paygraph_bench_smoke_'));
   const count = async (): Promise<Record<string, number>> => {
-    const [rows] = await conn.query(
-      'SELECT DB AS db, COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE DB LIKE ? OR DB LIKE ? GROUP BY DB',
-      [pattern, 'paygraph\\_bench\\_smoke\\_%'],
-    );
+    const [rows] = await conn.query('SHOW PROCESSLIST');
     const bySet: Record<string, number> = {};
-    for (const row of rows as Array<{ db: string; n: unknown }>) {
-      const set = setOfDatabase(row.db, databasePrefix);
-      bySet[set] = (bySet[set] ?? 0) + Number(row.n);
+    for (const row of rows as Array<{ db: string | null }>) {
+      if (!counted(row.db)) continue;
+      const set = setOfDatabase(row.db!, databasePrefix);
+      bySet[set] = (bySet[set] ?? 0) + 1;
     }
     return bySet;
   };
-  let peak: Peak = { connections: 0, bySet: {}, at: null, peakBySet: {} };
+  let peak: Omit<Peak, 'lost'> = { connections: 0, bySet: {}, at: null, peakBySet: {} };
   const peakBySet: Record<string, number> = {};
+  let lost: Peak['lost'] = null;
+  const sample = async (): Promise<void> => {
+    if (lost !== null) return;
+    let bySet: Record<string, number>;
+    try {
+      bySet = await count();
+    } catch (error) {
+      lost = { at: new Date().toISOString(), detail: error instanceof Error ? error.message : String(error) };
+      return;
+    }
+    const connections = Object.values(bySet).reduce((a, b) => a + b, 0);
+    for (const [set, n] of Object.entries(bySet)) peakBySet[set] = Math.max(peakBySet[set] ?? 0, n);
+    if (connections > peak.connections) peak = { connections, bySet, at: new Date().toISOString(), peakBySet };
+  };
   let sampling = Promise.resolve();
   const timer = setInterval(() => {
-    sampling = sampling.then(async () => {
-      const bySet = await count();
-      const connections = Object.values(bySet).reduce((a, b) => a + b, 0);
-      for (const [set, n] of Object.entries(bySet)) peakBySet[set] = Math.max(peakBySet[set] ?? 0, n);
-      if (connections > peak.connections) peak = { connections, bySet, at: new Date().toISOString(), peakBySet };
-    });
+    sampling = sampling.then(sample);
   }, sampleIntervalMs);
   return {
     stop: async () => {
       clearInterval(timer);
       await sampling;
-      await conn.end();
-      return { ...peak, peakBySet };
+      await conn.end().catch(() => undefined);
+      return { ...peak, peakBySet, lost };
     },
   };
 }

@@ -14,8 +14,8 @@ const url = (process.env.MYSQL_SHARDS ?? '').split(',')[0]!;
 /** A prefix of this file's own: no other file's connections count under it. */
 const prefix = `paygraph_peakprobe_${process.pid}`;
 const database = `${prefix}_w9_s0`;
-/** A few of the sampler's 250 ms samples. */
-const samplesMs = 1_000;
+/** Several of the sampler's 250 ms samples, with room for a worker stalled by a loaded machine. */
+const samplesMs = 2_000;
 
 const opened: mysql.Connection[] = [];
 afterAll(async () => {

@@ -24,8 +24,8 @@ export class ShardUnavailable extends Error {
  * client can only wait out, like an unreachable one. ER_UNKNOWN_COM_ERROR (1047, SQLSTATE 08S01) is
  * what a Galera node outside the primary component answers every statement ("WSREP has not yet
  * prepared node for application use"): the node serves nothing until it rejoins, and the pool must
- * move to one that does; as a bug it answered a refund that had committed INTERNAL_SERVER_ERROR,
- * which a client does not retry (galera-failover.isolated.test.ts).
+ * move to one that does. Taken for a bug, it made a refund that had committed answer
+ * INTERNAL_SERVER_ERROR, which a client does not retry (galera-failover.isolated.test.ts).
  */
 const unreachableCodes: ReadonlySet<string> = new Set([
   'ECONNREFUSED',

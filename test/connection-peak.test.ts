@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import mysql from 'mysql2/promise';
 import { sampleConnectionPeak } from '../scripts/lib/connection-peak';
+import { withServer } from '@paygraph/shared/db/server-connection';
 import { startTcpProxy, targetOf, throughProxy } from './support/tcp-proxy';
 import { sleep } from './support/bank';
 
@@ -20,16 +21,12 @@ const samplesMs = 2_000;
 const opened: mysql.Connection[] = [];
 afterAll(async () => {
   await Promise.all(opened.map((c) => c.end().catch(() => undefined)));
-  const admin = await mysql.createConnection({ uri: url });
-  await admin.query(`DROP DATABASE IF EXISTS \`${database}\``);
-  await admin.end();
+  await withServer(url, (conn) => conn.query(`DROP DATABASE IF EXISTS \`${database}\``));
 });
 
 describe('the connection sampler npm test runs', () => {
   it("counts the connections to the run's databases by set, from SHOW PROCESSLIST", async () => {
-    const admin = await mysql.createConnection({ uri: url });
-    await admin.query(`CREATE DATABASE IF NOT EXISTS \`${database}\``);
-    await admin.end();
+    await withServer(url, (conn) => conn.query(`CREATE DATABASE IF NOT EXISTS \`${database}\``));
     const sampler = await sampleConnectionPeak(url, prefix);
     for (let i = 0; i < 3; i++) {
       const target = new URL(url);

@@ -31,7 +31,7 @@ import { openFundedAccounts } from './support/funded-accounts';
 import { contractOperation, gql, type GraphQLResponse } from './support/graphql';
 import { testSubgraphSecrets, token, unique } from './support/env';
 import { subgraphSecretVariable } from '@paygraph/shared/gateway-trust';
-import { clearingAgainstInFlight, drainProcessing, rowsCreatedBy, sleep } from './support/bank';
+import { clearingAgainstInFlight, drainProcessing, eventually, rowsCreatedBy, sleep } from './support/bank';
 import { seededRandom, useSeededRandom, type SeededRandom } from './support/seeded-random';
 import { repoRoot } from './support/sources';
 
@@ -418,15 +418,6 @@ async function drain(): Promise<void> {
   if (open.length > 0) problems.push(`after ${drainTimeoutMs} ms still PROCESSING: ${open.join(', ')}`);
 }
 
-/** Polls `done` every healthPollMs until it holds, failing after drainTimeoutMs with `what`. */
-async function until(done: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + drainTimeoutMs;
-  while (!(await done())) {
-    if (Date.now() > deadline) throw new Error(`not within ${drainTimeoutMs} ms: ${what}`);
-    await sleep(healthPollMs);
-  }
-}
-
 /** When a request was sent, against the kills: "1234 ms after second kill". */
 function sinceKill(at: number): string {
   const kill = [...failovers].reverse().find((f) => f.killedAt <= at);
@@ -692,7 +683,12 @@ describe('every shard on a 3-node Galera cluster', () => {
     const state = async () => galeraStateOf((await admin.query(galeraStateQuery))[0] as GaleraStatusRow[]);
     try {
       await admin.query("SET GLOBAL wsrep_provider_options = 'gmcast.isolate=1'");
-      await until(async () => !(await state()).primaryComponent, 'the node left the primary component');
+      await eventually(
+        'the node left the primary component',
+        drainTimeoutMs,
+        async () => ((await state()).primaryComponent ? undefined : true),
+        healthPollMs,
+      );
       // Met in a full run (11-30): a refund committed, then its read met 1047 and the client got an internal error.
       const failed: unknown = await lone.all[0]!.pool.query('SELECT COUNT(*) FROM accounts').then(
         () => null,
@@ -702,10 +698,15 @@ describe('every shard on a 3-node Galera cluster', () => {
       expect((failed as ShardUnavailable).detail).toContain('WSREP has not yet prepared node');
     } finally {
       await admin.query("SET GLOBAL wsrep_provider_options = 'gmcast.isolate=0'");
-      await until(async () => {
-        const now = await state();
-        return now.primaryComponent && now.synced;
-      }, 'the node rejoined, Synced');
+      await eventually(
+        'the node rejoined, Synced',
+        drainTimeoutMs,
+        async () => {
+          const now = await state();
+          return now.primaryComponent && now.synced ? true : undefined;
+        },
+        healthPollMs,
+      );
       await lone.close();
       await admin.end();
     }

@@ -24,7 +24,7 @@ export const mysqlServerConfig = z.object({
   localSocket: oneOf('MYSQL_LOCAL_SOCKET', ['auto', 'off'], 'auto', {
     default: '`auto`',
     meaning:
-      'with `auto`, a server found at `MYSQL_URL` on this machine is reached through its Unix socket (`@@socket`) when that works, which costs less CPU per statement than loopback TCP; `off` keeps TCP. Explicit `MYSQL_SHARDS` are used as given',
+      'with `auto`, a server found at `MYSQL_URL` on this machine, or the private one, is reached through its Unix socket (`@@socket`) when that works, which costs less CPU per statement than loopback TCP; `off` keeps TCP. Explicit `MYSQL_SHARDS` are used as given',
   }),
   shardCount: integer('MYSQL_SHARD_COUNT', 'integer', 1, logicalShardCount, 4, {
     default: '`4`',

@@ -219,7 +219,6 @@ function errorCode(error: Error): string {
 async function startPrivateServer(serverBinary: string, options: EnsureMysqlOptions): Promise<MysqlServer> {
   const port = options.server.privatePort;
   const serverUrl = `mysql://root@127.0.0.1:${port}`;
-  const shardUrls = shardUrlsOn(serverUrl, options);
 
   if ((await probeServer(serverUrl)).ok) {
     const pid = runningPrivatePid();
@@ -228,7 +227,7 @@ async function startPrivateServer(serverBinary: string, options: EnsureMysqlOpti
         ? `a MySQL server not started by paygraph answers on 127.0.0.1:${port}; using it (set MYSQL_PRIVATE_PORT to avoid it)`
         : `reusing the private MySQL server from an earlier run on 127.0.0.1:${port} (pid ${pid}, data in ${privatePaths.dataDir})`,
     );
-    return { shardUrls, privateServer: true, stop: async () => {} };
+    return { shardUrls: await localShardUrls(serverUrl, options), privateServer: true, stop: async () => {} };
   }
 
   initialiseDataDir(serverBinary, privatePaths, options.log);
@@ -247,7 +246,13 @@ async function startPrivateServer(serverBinary: string, options: EnsureMysqlOpti
     options.log('stopping the private MySQL server');
     await stopChild(child, privateServerStopTimeoutMs);
   };
-  return { shardUrls, privateServer: true, stop };
+  return { shardUrls: await localShardUrls(serverUrl, options), privateServer: true, stop };
+}
+
+/** The shards on a private server: through its Unix socket as for a server found running (localSocketOf). */
+async function localShardUrls(serverUrl: string, options: EnsureMysqlOptions): Promise<string> {
+  const socket = await localSocketOf(serverUrl, options.server.localSocket);
+  return shardUrlsOn(socket ? withSocket(serverUrl, socket) : serverUrl, options);
 }
 
 /**

@@ -252,6 +252,7 @@ async function startPrivateServer(serverBinary: string, options: EnsureMysqlOpti
 /** The shards on a private server: through its Unix socket as for a server found running (localSocketOf). */
 async function localShardUrls(serverUrl: string, options: EnsureMysqlOptions): Promise<string> {
   const socket = await localSocketOf(serverUrl, options.server.localSocket);
+  if (socket) options.log(`reaching the private MySQL server through its Unix socket ${socket}`);
   return shardUrlsOn(socket ? withSocket(serverUrl, socket) : serverUrl, options);
 }
 

@@ -93,13 +93,9 @@ export async function ensureMysql(options: EnsureMysqlOptions): Promise<MysqlSer
   const serverUrl = options.server.url;
   const probe = await probeServer(serverUrl);
   if (probe.ok) {
-    const socket = await localSocketOf(serverUrl, options.server.localSocket);
+    const { shardUrls, socket } = await localShardUrls(serverUrl, options);
     options.log(`using MySQL at ${redactUrl(serverUrl)}${socket ? ` through its Unix socket ${socket}` : ''}`);
-    return {
-      shardUrls: shardUrlsOn(socket ? withSocket(serverUrl, socket) : serverUrl, options),
-      privateServer: false,
-      stop: async () => {},
-    };
+    return { shardUrls, privateServer: false, stop: async () => {} };
   }
   options.log(`no usable MySQL at ${redactUrl(serverUrl)} (${probe.reason})`);
 
@@ -147,6 +143,15 @@ export async function localSocketOf(
   } catch {
     return null;
   }
+}
+
+/** The shards on a server of this machine, through its Unix socket when localSocketOf finds one that works. */
+async function localShardUrls(
+  serverUrl: string,
+  options: EnsureMysqlOptions,
+): Promise<{ shardUrls: string; socket: string | null }> {
+  const socket = await localSocketOf(serverUrl, options.server.localSocket);
+  return { shardUrls: shardUrlsOn(socket ? withSocket(serverUrl, socket) : serverUrl, options), socket };
 }
 
 function withSocket(serverUrl: string, socket: string): string {
@@ -227,7 +232,7 @@ async function startPrivateServer(serverBinary: string, options: EnsureMysqlOpti
         ? `a MySQL server not started by paygraph answers on 127.0.0.1:${port}; using it (set MYSQL_PRIVATE_PORT to avoid it)`
         : `reusing the private MySQL server from an earlier run on 127.0.0.1:${port} (pid ${pid}, data in ${privatePaths.dataDir})`,
     );
-    return { shardUrls: await localShardUrls(serverUrl, options), privateServer: true, stop: async () => {} };
+    return { shardUrls: await privateShardUrls(serverUrl, options), privateServer: true, stop: async () => {} };
   }
 
   initialiseDataDir(serverBinary, privatePaths, options.log);
@@ -246,14 +251,14 @@ async function startPrivateServer(serverBinary: string, options: EnsureMysqlOpti
     options.log('stopping the private MySQL server');
     await stopChild(child, privateServerStopTimeoutMs);
   };
-  return { shardUrls: await localShardUrls(serverUrl, options), privateServer: true, stop };
+  return { shardUrls: await privateShardUrls(serverUrl, options), privateServer: true, stop };
 }
 
-/** The shards on a private server: through its Unix socket as for a server found running (localSocketOf). */
-async function localShardUrls(serverUrl: string, options: EnsureMysqlOptions): Promise<string> {
-  const socket = await localSocketOf(serverUrl, options.server.localSocket);
+/** The shards on a private server, through its Unix socket as for a server found running (localShardUrls). */
+async function privateShardUrls(serverUrl: string, options: EnsureMysqlOptions): Promise<string> {
+  const { shardUrls, socket } = await localShardUrls(serverUrl, options);
   if (socket) options.log(`reaching the private MySQL server through its Unix socket ${socket}`);
-  return shardUrlsOn(socket ? withSocket(serverUrl, socket) : serverUrl, options);
+  return shardUrls;
 }
 
 /**

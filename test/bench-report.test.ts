@@ -23,7 +23,9 @@ import {
   describeKernelCounts,
   describeUnsteady,
   leadInSecondsOf,
+  paymentInputs,
   untilSteady,
+  type BenchContext,
   type ScenarioResult,
 } from '../scripts/bench/scenarios';
 import { boundedArg, openRatesArg, openSecondsArg, openSharesArg } from '../scripts/bench/args';
@@ -490,5 +492,46 @@ describe("a window's read and write calls and context switches (proc-stats.ts Ke
     expect(describeKernelCounts(totals, 0, 'payment')).toBe(
       'read/write calls, waits, preemptions a payment: none read',
     );
+  });
+});
+
+describe('--payees same-shard (scenarios.ts paymentInputs)', () => {
+  const accounts = Array.from({ length: 40 }, (_, i) => `acc_${i}`);
+  const context = (payeesOnPayersShard: boolean): BenchContext => ({
+    token: 't',
+    fixtures: {
+      accounts,
+      owners: accounts,
+      shardOfAccount: accounts.map((_, i) => i % 4),
+      merchant: 'm',
+      topology: null,
+    },
+    pids: () => new Map(),
+    shards: null,
+    runId: 'payees',
+    seconds: 1,
+    log: () => undefined,
+    payeesOnPayersShard,
+  });
+  const shardOf = (id: string): number => Number(id.slice(4)) % 4;
+
+  it("draws every payee from its payer's shard, never the payer, and counts no payment crossing", () => {
+    const inputs = paymentInputs(context(true), 'uniform');
+    const payees = new Set<string>();
+    for (let i = 0; i < 2_000; i++) {
+      const { payerAccountId, payeeAccountId } = inputs.next();
+      expect(payeeAccountId).not.toBe(payerAccountId);
+      expect(shardOf(payeeAccountId)).toBe(shardOf(payerAccountId));
+      payees.add(payeeAccountId);
+    }
+    expect(payees.size).toBe(accounts.length);
+    expect(inputs.crossShardShare()).toBe(0);
+  });
+
+  it('draws uniformly over the other accounts by default: three in four payments cross four shards', () => {
+    const inputs = paymentInputs(context(false), 'uniform');
+    for (let i = 0; i < 4_000; i++) inputs.next();
+    expect(inputs.crossShardShare()).toBeGreaterThan(0.7);
+    expect(inputs.crossShardShare()).toBeLessThan(0.82);
   });
 });

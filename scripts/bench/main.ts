@@ -192,6 +192,8 @@ interface Options {
   openSeconds: number;
   /** --mysql-as-is: the database server's buffer pool left as it is (buffer-pool.ts). */
   mysqlAsIs: boolean;
+  /** --payees same-shard: no payment crosses shards (BenchContext.payeesOnPayersShard); uniform by default. */
+  payeesOnPayersShard: boolean;
 }
 
 const subgraphKnobs = ['MERGE_WAIT_MS', 'MERGE_BATCH_SIZE', 'MYSQL_POOL_SIZE', 'RENDERED_ANSWERS'];
@@ -269,6 +271,7 @@ function parseOptions(argv: string[]): Options {
       'open-rates': { type: 'string' },
       'open-seconds': { type: 'string' },
       'mysql-as-is': { type: 'boolean' },
+      payees: { type: 'string' },
     },
     strict: true,
   });
@@ -313,7 +316,14 @@ function parseOptions(argv: string[]): Options {
     openRates: openRatesArg(values['open-rates'], openLoopRatePerSecondMax),
     openSeconds: openSecondsArg(values['open-seconds'], seconds, openLoopSecondsDefault, scenarioSecondsMax),
     mysqlAsIs: values['mysql-as-is'] === true,
+    payeesOnPayersShard: payeesArg(values.payees),
   };
+}
+
+function payeesArg(raw: string | undefined): boolean {
+  if (raw === undefined || raw === 'uniform') return false;
+  if (raw === 'same-shard') return true;
+  throw new Error(`--payees: "${raw}" is not uniform or same-shard`);
 }
 
 /** A process's /metrics, beside its /graphql. */
@@ -462,6 +472,7 @@ async function main(): Promise<void> {
       log,
       warmup: options.warmup,
       sampleJit: options.sampleJit,
+      payeesOnPayersShard: options.payeesOnPayersShard,
       ...(options.loopProbe ? { loopProbeDir } : {}),
       postingMetricsUrl: () => (currentStack ? metricsUrlOf(currentStack.urls.transaction) : null),
     };

@@ -75,6 +75,11 @@ export interface BenchContext {
   sampleJit?: boolean;
   /** The transaction subgraph's /metrics, for where its postings' time went (posting-stages.ts); absent: not read. */
   postingMetricsUrl?: () => string | null;
+  /**
+   * --payees same-shard: a uniform payment's payee drawn from its payer's shard alone, so no payment crosses (a
+   * diagnostic: what a payment posted in one merged transaction costs, docs/PERFORMANCE.md "a-70's tail").
+   */
+  payeesOnPayersShard?: boolean;
 }
 
 export interface ScenarioResult {
@@ -189,6 +194,7 @@ export function paymentInputs(
   payee: PayeeChoice,
 ): { next: () => PaymentInput; crossShardShare: () => number | null } {
   const { accounts, shardOfAccount, merchant } = ctx.fixtures;
+  const sameShard = ctx.payeesOnPayersShard === true ? accountsByShard(shardOfAccount) : null;
   let total = 0;
   let cross = 0;
   return {
@@ -196,8 +202,9 @@ export function paymentInputs(
       const payer = Math.floor(Math.random() * accounts.length);
       let payeeId = merchant;
       if (payee === 'uniform') {
-        let other = Math.floor(Math.random() * (accounts.length - 1));
-        if (other >= payer) other += 1;
+        const other = sameShard
+          ? otherOnShard(sameShard.get(shardOfAccount[payer]!)!, payer)
+          : otherThan(accounts.length, payer);
         payeeId = accounts[other]!;
         total += 1;
         if (shardOfAccount[other] !== shardOfAccount[payer]) cross += 1;
@@ -213,6 +220,26 @@ export function paymentInputs(
     // Payments to a merchant are credited to its stripe on the payer's shard: never cross-shard.
     crossShardShare: () => (payee === 'merchant' ? 0 : total === 0 ? null : Math.round((cross / total) * 1000) / 1000),
   };
+}
+
+/** A random index of `count` accounts other than `payer`'s. */
+function otherThan(count: number, payer: number): number {
+  const other = Math.floor(Math.random() * (count - 1));
+  return other >= payer ? other + 1 : other;
+}
+
+/** A random index of `onShard` (the payer's shard's accounts, the payer among them) other than `payer`'s. */
+function otherOnShard(onShard: readonly number[], payer: number): number {
+  if (onShard.length < 2) throw new Error('--payees same-shard needs two accounts or more on every shard');
+  const at = onShard.indexOf(payer);
+  const other = Math.floor(Math.random() * (onShard.length - 1));
+  return onShard[other >= at ? other + 1 : other]!;
+}
+
+function accountsByShard(shardOfAccount: readonly number[]): Map<number, number[]> {
+  const byShard = new Map<number, number[]>();
+  shardOfAccount.forEach((shard, i) => byShard.set(shard, [...(byShard.get(shard) ?? []), i]));
+  return byShard;
 }
 
 export function singlePaymentOps(

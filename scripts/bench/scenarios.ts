@@ -31,6 +31,7 @@ import {
   warmupSecondsMax,
   warmupSliceSeconds,
 } from './limits';
+import { pushTo } from '../../subgraphs/shared/src/collections';
 import { runClosedLoop, runOpenLoop, type LoadClient, type LoadResult, type Operation } from './load';
 import { gcPausesSummary, stallSummary } from './latency-timeline';
 import {
@@ -238,7 +239,7 @@ function otherOnShard(onShard: readonly number[], payer: number): number {
 
 function accountsByShard(shardOfAccount: readonly number[]): Map<number, number[]> {
   const byShard = new Map<number, number[]>();
-  shardOfAccount.forEach((shard, i) => byShard.set(shard, [...(byShard.get(shard) ?? []), i]));
+  shardOfAccount.forEach((shard, i) => pushTo(byShard, shard, i));
   return byShard;
 }
 

@@ -232,9 +232,7 @@ function otherThan(count: number, payer: number): number {
 /** A random index of `onShard` (the payer's shard's accounts, the payer among them) other than `payer`'s. */
 function otherOnShard(onShard: readonly number[], payer: number): number {
   if (onShard.length < 2) throw new Error('--payees same-shard needs two accounts or more on every shard');
-  const at = onShard.indexOf(payer);
-  const other = Math.floor(Math.random() * (onShard.length - 1));
-  return onShard[other >= at ? other + 1 : other]!;
+  return onShard[otherThan(onShard.length, onShard.indexOf(payer))]!;
 }
 
 function accountsByShard(shardOfAccount: readonly number[]): Map<number, number[]> {

@@ -61,8 +61,8 @@ export const semiSpaceSizeMiB = 32;
  * keeps what it grew at start-up. In soaks at 300 payments/s (A B A B, 06-15-23Z to 06-29-24Z)
  * the three quiet subgraphs held 303–307 MiB resident each from start to end; with the reducer
  * each fell once, 2–3 minutes after start-up, to 165–172 MiB, while the busy gateway and
- * transaction subgraph held 317–327 MiB either way. 140 MiB a quiet process, within the cap above,
- * for no collection of a process that serves nothing landing on the CPUs of those that do.
+ * transaction subgraph held 317–327 MiB either way: 140 MiB a quiet process, within the cap above,
+ * so that no quiet process's collections land on the CPUs the busy ones need.
  * Not allowed in NODE_OPTIONS either.
  */
 export const memoryReducerOff = '--no-memory-reducer';

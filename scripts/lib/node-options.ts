@@ -51,21 +51,20 @@ export const semiSpaceSizeMiB = 32;
 /**
  * V8's memory reducer is off (--no-memory-reducer). It watches for a process gone quiet: eight
  * seconds after a major collection that grew the old generation by 10 MiB or more, if the process
- * then allocates little, it runs two or three major collections in a row to give memory back.
- * In a payment flow the quiet ones are the subgraphs a payment does not call (account, settlement,
+ * then allocates little, it runs two or three major collections in a row to give memory back. In a
+ * payment flow the quiet ones are the subgraphs a payment does not call (account, settlement,
  * webhooks), and their collections (64–259 ms of a CPU each) land on a 2-core machine busy with
  * payments: at a fixed 300 payments/s (2026-12-01T04-28-57Z) the largest stall, half of the
  * requests at or over p99, began with the settlement's and webhooks' (67.5, 97.5 ms). A B A B
  * without it (04-34-59Z to 04-50-52Z): no idle subgraph collected in any window; a-70's p99 207.3,
  * 231.8 → 154.7, 117.7 ms; again (08-10-16Z to 08-22-27Z) 224.7, 152.0 → 132.1, 215.3 ms, within
  * this VM's swing, the reducer's 58–142 ms collections in A's windows and none in B's
- * (docs/PERFORMANCE.md, "a-70's tail"). What it costs: a quiet process
- * keeps what it grew at start-up. In soaks at 300 payments/s (A B A B, 06-15-23Z to 06-29-24Z)
- * the three quiet subgraphs held 303–307 MiB resident each from start to end; with the reducer
- * each fell once, 2–3 minutes after start-up, to 165–172 MiB, while the busy gateway and
- * transaction subgraph held 317–327 MiB either way: 140 MiB a quiet process, within the cap above,
- * so that no quiet process's collections land on the CPUs the busy ones need.
- * Not allowed in NODE_OPTIONS either.
+ * (docs/PERFORMANCE.md, "a-70's tail"). What it costs: a quiet process keeps what it grew at
+ * start-up. In soaks at 300 payments/s (A B A B, 06-15-23Z to 06-29-24Z) the three quiet subgraphs
+ * held 303–307 MiB resident each from start to end; with the reducer each fell once, 2–3 minutes
+ * after start-up, to 165–172 MiB, while the busy gateway and transaction subgraph held 317–327 MiB
+ * either way: 140 MiB a quiet process, within the cap above, so that no quiet process's collections
+ * land on the CPUs the busy ones need. Not allowed in NODE_OPTIONS either.
  */
 export const memoryReducerOff = '--no-memory-reducer';
 

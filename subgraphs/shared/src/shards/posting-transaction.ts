@@ -11,6 +11,8 @@ import { log } from '../log';
 export interface Statement {
   sql: string;
   values: readonly unknown[];
+  /** What a trace shows of a `sql` whose values are written in already (db/insert-text.ts): it with its `?`. */
+  text?: string;
 }
 
 /**
@@ -80,10 +82,13 @@ export class PostingTx implements Tx {
     return this.shard.name;
   }
 
-  /** Keeps a write (its values bound now) to go out in front of the next statement, or with COMMIT. */
-  hold(sql: string, values: readonly unknown[] = []): void {
+  /**
+   * Keeps a write (its values bound now) to go out in front of the next statement, or with COMMIT; `text` is what a
+   * trace shows of a `sql` whose values are written in already.
+   */
+  hold(sql: string, values: readonly unknown[] = [], text: string = sql): void {
     this.shard.queryCount++;
-    this.keep(sql, values);
+    this.keep(sql, values, text);
   }
 
   /** Sends what is held and then this statement, in one round trip; answers this one's rows. */
@@ -92,9 +97,9 @@ export class PostingTx implements Tx {
     return rows as T[];
   }
 
-  /** A write that needs its answer: sends what is held and it; answers the rows it affected. */
-  async write(sql: string, values: readonly unknown[] = []): Promise<number> {
-    const [result] = await this.queryMany([{ sql, values }]);
+  /** A write that needs its answer: sends what is held and it; answers the rows it affected. `text`: as for hold. */
+  async write(sql: string, values: readonly unknown[] = [], text: string = sql): Promise<number> {
+    const [result] = await this.queryMany([{ sql, values, text }]);
     return (result as unknown as { affectedRows: number }).affectedRows;
   }
 
@@ -102,7 +107,7 @@ export class PostingTx implements Tx {
   async queryMany(statements: readonly Statement[]): Promise<unknown[][]> {
     if (statements.length === 0) return [];
     this.shard.queryCount += statements.length;
-    for (const s of statements) this.keep(s.sql, s.values);
+    for (const s of statements) this.keep(s.sql, s.values, s.text ?? s.sql);
     const { all, text } = this.take();
     const [results] = await this.connection.query(all.join(';\n'), undefined, text);
     // One statement alone answers its result; several answer one result per statement.
@@ -134,10 +139,10 @@ export class PostingTx implements Tx {
     this.keep('BEGIN');
   }
 
-  /** Holds a statement with its values bound now (mysql2's format), and its text as written. */
-  private keep(sql: string, values: readonly unknown[] = []): void {
+  /** Holds a statement with its values bound now (mysql2's format), and its text with placeholders for traces. */
+  private keep(sql: string, values: readonly unknown[] = [], text: string = sql): void {
     this.held.push(values.length === 0 ? sql : this.connection.format(sql, values));
-    this.heldText.push(sql);
+    this.heldText.push(text);
   }
 
   /** What is held, to be sent now: the bound statements and their texts with placeholders. */

@@ -333,10 +333,11 @@ export class ShardPool {
     }
   }
 
-  async query(sql: Statement, values?: unknown): Promise<[unknown, unknown]> {
+  /** `placeholders`: what a trace shows of a text whose values are written in already (ShardConnection.query). */
+  async query(sql: Statement, values?: unknown, placeholders?: readonly string[]): Promise<[unknown, unknown]> {
     const connection = await this.getConnection();
     try {
-      return await connection.query(sql, values);
+      return await connection.query(sql, values, placeholders);
     } finally {
       connection.release();
     }

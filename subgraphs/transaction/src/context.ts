@@ -18,31 +18,18 @@ import type { ClientInfo, ServiceContext } from './services/context';
 import type { LinkEventFeed } from './services/link-event-feed';
 import type { EndingsInFlight } from './services/endings-in-flight';
 import { pushTo } from '@paygraph/shared/collections';
+import type { Executor } from '@paygraph/shared/shards/transaction';
 import { clientDeviceIdCharsMax, clientIpCharsMax, clientUserAgentCharsMax } from '@paygraph/shared/limits';
 
 export interface TransactionContext extends BaseSubgraphContext, ServiceContext {
   /** The HMAC key of linked cards' fingerprints (CARD_FINGERPRINT_KEY, read in main.ts; a development key outside production). */
   cardFingerprintKey: Buffer;
-  payments: DataLoader<string, PaymentRow | null>;
-  refunds: DataLoader<string, RefundRow | null>;
-  refundsOfPayment: DataLoader<string, RefundRow[]>;
-  accountRows: DataLoader<string, Account | null>;
-  postings: DataLoader<string, PostingRow | null>;
-  holds: DataLoader<string, HoldRow | null>;
-  holdOfPayment: DataLoader<string, HoldRow | null>;
-  /** An FX payment's quote and payee side, beside the payment. */
-  paymentFx: DataLoader<string, PaymentFxRow | null>;
-  /** What the payee of an FX payment has given back of its buy side: Σ the shares of its refunds that did not fail. */
-  buyReturned: DataLoader<string, bigint>;
-  /** The leg rows of LEGS payments, by payment id, on the payment's shard. */
-  legsOfPayment: DataLoader<string, PaymentLegRow[]>;
+  /** The request's loaders, each made on first use (RequestLoaders). */
+  loaders: RequestLoaders;
   /** The process's feed of link events, which its externalAccountChanged streams wait on. */
   linkEventFeed: LinkEventFeed;
   /** The process's payments answered before their endings committed; its reads of them wait for those. */
   endings: EndingsInFlight;
-  /** Links and withdrawals named by link events: batched per shard, never cached (a stream's context lives long). */
-  eventLinks: DataLoader<string, ExternalAccountRow | null>;
-  eventWithdrawals: DataLoader<string, ExternalTransferRow | null>;
 }
 
 export function clientInfo(req: http.IncomingMessage): ClientInfo {
@@ -90,14 +77,7 @@ export function extendContext(
   linkEventFeed: LinkEventFeed,
   endings: EndingsInFlight,
 ): TransactionContext {
-  const legsOfPayment = new DataLoader<string, PaymentLegRow[]>(async (paymentIds) => {
-    const rows = await Promise.all(
-      [...byShard(base, 'payment', paymentIds)].map(([shard, local]) => legsOfPayments(shard.db, local)),
-    );
-    const grouped = new Map<string, PaymentLegRow[]>();
-    for (const row of rows.flat()) pushTo(grouped, row.paymentId, row);
-    return paymentIds.map((id) => grouped.get(id) ?? []);
-  });
+  const loaders = new RequestLoaders(base, endings);
   return {
     ...base,
     now,
@@ -106,48 +86,125 @@ export function extendContext(
     holdTtlSeconds: settings.holdTtlSeconds,
     fxQuoteTtlSeconds: settings.fxQuoteTtlSeconds,
     cardFingerprintKey: fingerprintKeyOf(settings),
-    holds: shardedLoader(base, 'hold', holdsByIds),
-    // A capture's payment lives with its hold, on the payer's shard.
-    holdOfPayment: new DataLoader(async (paymentIds) => {
-      const rows = await Promise.all(
-        [...byShard(base, 'payment', paymentIds)].map(([shard, local]) => holdsOfPayments(shard.db, local)),
-      );
-      const byPayment = new Map(rows.flat().map((h) => [h.endedBy!, h]));
-      return paymentIds.map((id) => byPayment.get(id) ?? null);
-    }),
-    payments: paymentsLoader(base, endings),
-    paymentFx: new DataLoader(async (paymentIds) => {
-      const rows = await Promise.all(
-        [...byShard(base, 'payment', paymentIds)].map(([shard, local]) => paymentFxByIds(shard.db, local)),
-      );
-      const byPayment = new Map(rows.flat().map((f) => [f.paymentId, f]));
-      return paymentIds.map((id) => byPayment.get(id) ?? null);
-    }),
-    buyReturned: new DataLoader(async (paymentIds) => {
-      const maps = await Promise.all(
-        [...byShard(base, 'payment', paymentIds)].map(([shard, local]) => buyReturnedOfPayments(shard.db, local)),
-      );
-      return paymentIds.map((id) => maps.find((m) => m.has(id))?.get(id) ?? 0n);
-    }),
-    refunds: shardedLoader(base, 'refund', refundsByIds),
-    postings: shardedLoader(base, 'posting', postingsByIds),
-    accountRows: new DataLoader(async (ids) => {
-      const rows = await readAccounts(base.shards, ids);
-      return ids.map((id) => rows.get(id) ?? null);
-    }),
-    legsOfPayment,
+    loaders,
     linkEventFeed,
     endings,
-    eventLinks: shardedLoader(base, 'externalAccount', linksByIds, { cache: false }),
-    eventWithdrawals: shardedLoader(base, 'withdrawal', externalTransfersByIds, { cache: false }),
-    primeLegs: (paymentId, legs) => void legsOfPayment.prime(paymentId, [...legs]),
-    refundsOfPayment: new DataLoader(async (paymentIds) => {
-      const rows = await Promise.all(
-        [...byShard(base, 'payment', paymentIds)].map(([shard, local]) => refundsOfPayments(shard.db, local)),
-      );
-      const grouped = new Map<string, RefundRow[]>();
-      for (const row of rows.flat()) pushTo(grouped, row.paymentId, row);
-      return paymentIds.map((id) => grouped.get(id) ?? []);
-    }),
+    primeLegs: (paymentId, legs) => void loaders.legsOfPayment.prime(paymentId, [...legs]),
   };
+}
+
+/**
+ * One request's loaders, each made when the request first reads through it: made all at once they were 4.3% of the
+ * bytes the transaction subgraph allocated in a-max and a-70 (docs/PERFORMANCE.md), for a createPayment that reads
+ * through one of them or none. A context spread into another (`{ ...ctx, client }`) shares them.
+ */
+export class RequestLoaders {
+  private made: {
+    payments?: DataLoader<string, PaymentRow | null>;
+    refunds?: DataLoader<string, RefundRow | null>;
+    refundsOfPayment?: DataLoader<string, RefundRow[]>;
+    accountRows?: DataLoader<string, Account | null>;
+    postings?: DataLoader<string, PostingRow | null>;
+    holds?: DataLoader<string, HoldRow | null>;
+    holdOfPayment?: DataLoader<string, HoldRow | null>;
+    paymentFx?: DataLoader<string, PaymentFxRow | null>;
+    buyReturned?: DataLoader<string, bigint>;
+    legsOfPayment?: DataLoader<string, PaymentLegRow[]>;
+    eventLinks?: DataLoader<string, ExternalAccountRow | null>;
+    eventWithdrawals?: DataLoader<string, ExternalTransferRow | null>;
+  } = {};
+
+  constructor(
+    private readonly base: BaseSubgraphContext,
+    private readonly endings: EndingsInFlight,
+  ) {}
+
+  get payments(): DataLoader<string, PaymentRow | null> {
+    return (this.made.payments ??= paymentsLoader(this.base, this.endings));
+  }
+  get refunds(): DataLoader<string, RefundRow | null> {
+    return (this.made.refunds ??= shardedLoader(this.base, 'refund', refundsByIds));
+  }
+  get refundsOfPayment(): DataLoader<string, RefundRow[]> {
+    return (this.made.refundsOfPayment ??= byPaymentLoader(this.base, refundsOfPayments, grouped));
+  }
+  get accountRows(): DataLoader<string, Account | null> {
+    return (this.made.accountRows ??= accountRowsLoader(this.base));
+  }
+  get postings(): DataLoader<string, PostingRow | null> {
+    return (this.made.postings ??= shardedLoader(this.base, 'posting', postingsByIds));
+  }
+  get holds(): DataLoader<string, HoldRow | null> {
+    return (this.made.holds ??= shardedLoader(this.base, 'hold', holdsByIds));
+  }
+  /** A capture's payment lives with its hold, on the payer's shard. */
+  get holdOfPayment(): DataLoader<string, HoldRow | null> {
+    return (this.made.holdOfPayment ??= byPaymentLoader(this.base, holdsOfPayments, (rows, ids) =>
+      byKey(rows, (h) => h.endedBy!, ids),
+    ));
+  }
+  /** An FX payment's quote and payee side, beside the payment. */
+  get paymentFx(): DataLoader<string, PaymentFxRow | null> {
+    return (this.made.paymentFx ??= byPaymentLoader(this.base, paymentFxByIds, (rows, ids) =>
+      byKey(rows, (f) => f.paymentId, ids),
+    ));
+  }
+  /** What the payee of an FX payment has given back of its buy side: Σ the shares of its refunds that did not fail. */
+  get buyReturned(): DataLoader<string, bigint> {
+    return (this.made.buyReturned ??= buyReturnedLoader(this.base));
+  }
+  /** The leg rows of LEGS payments, by payment id, on the payment's shard. */
+  get legsOfPayment(): DataLoader<string, PaymentLegRow[]> {
+    return (this.made.legsOfPayment ??= byPaymentLoader(this.base, legsOfPayments, grouped));
+  }
+  /** Links and withdrawals named by link events: batched per shard, never cached (a stream's context lives long). */
+  get eventLinks(): DataLoader<string, ExternalAccountRow | null> {
+    return (this.made.eventLinks ??= shardedLoader(this.base, 'externalAccount', linksByIds, { cache: false }));
+  }
+  get eventWithdrawals(): DataLoader<string, ExternalTransferRow | null> {
+    return (this.made.eventWithdrawals ??= shardedLoader(this.base, 'withdrawal', externalTransfersByIds, {
+      cache: false,
+    }));
+  }
+}
+
+/** Rows read by payment id on each payment's shard, then matched to the ids asked. */
+function byPaymentLoader<Row, V>(
+  base: BaseSubgraphContext,
+  read: (db: Executor, ids: readonly string[]) => Promise<Row[]>,
+  match: (rows: Row[], ids: readonly string[]) => V[],
+): DataLoader<string, V> {
+  return new DataLoader<string, V>(async (paymentIds) => {
+    const rows = await Promise.all(
+      [...byShard(base, 'payment', paymentIds)].map(([shard, local]) => read(shard.db, local)),
+    );
+    return match(rows.flat(), paymentIds);
+  });
+}
+
+function grouped<Row extends { paymentId: string }>(rows: Row[], ids: readonly string[]): Row[][] {
+  const byPayment = new Map<string, Row[]>();
+  for (const row of rows) pushTo(byPayment, row.paymentId, row);
+  return ids.map((id) => byPayment.get(id) ?? []);
+}
+
+function byKey<Row>(rows: Row[], key: (row: Row) => string, ids: readonly string[]): Array<Row | null> {
+  const byId = new Map(rows.map((row) => [key(row), row]));
+  return ids.map((id) => byId.get(id) ?? null);
+}
+
+function buyReturnedLoader(base: BaseSubgraphContext): DataLoader<string, bigint> {
+  return new DataLoader(async (paymentIds) => {
+    const maps = await Promise.all(
+      [...byShard(base, 'payment', paymentIds)].map(([shard, local]) => buyReturnedOfPayments(shard.db, local)),
+    );
+    return paymentIds.map((id) => maps.find((m) => m.has(id))?.get(id) ?? 0n);
+  });
+}
+
+function accountRowsLoader(base: BaseSubgraphContext): DataLoader<string, Account | null> {
+  return new DataLoader(async (ids) => {
+    const rows = await readAccounts(base.shards, ids);
+    return ids.map((id) => rows.get(id) ?? null);
+  });
 }

@@ -19,7 +19,7 @@ interface EntryRef {
 }
 
 async function refOf(entry: EntryRef, ctx: TransactionContext) {
-  const posting = await ctx.postings.load(entry.postingId);
+  const posting = await ctx.loaders.postings.load(entry.postingId);
   return posting ? postingRef(posting) : null;
 }
 
@@ -34,7 +34,7 @@ export const entryResolvers = {
     if (ref === null) return null;
     if (ref.kind === 'payment') return readablePayment(ctx, ref.paymentId);
     if (ref.kind === 'hold') return null;
-    const refund = await ctx.refunds.load(ref.refundId);
+    const refund = await ctx.loaders.refunds.load(ref.refundId);
     return refund ? readablePayment(ctx, refund.paymentId) : null;
   },
   refund: async (entry: EntryRef, _: unknown, ctx: TransactionContext) => {
@@ -47,6 +47,6 @@ export const entryResolvers = {
     if (ref?.kind === 'hold') return readableHold(ctx, ref.holdId);
     if (ref?.kind !== 'payment') return null;
     const payment = await readablePayment(ctx, ref.paymentId);
-    return payment ? ctx.holdOfPayment.load(payment.id) : null;
+    return payment ? ctx.loaders.holdOfPayment.load(payment.id) : null;
   },
 } satisfies EntryResolvers;

@@ -29,13 +29,13 @@ export const externalAccountEventResolvers = {
   },
   /** The link as of the event: the row (links are never deleted), its status the event's. */
   externalAccount: async (event: LinkEventRow, _: unknown, ctx: TransactionContext): Promise<ExternalAccountRow> => {
-    const link = await ctx.eventLinks.load(event.externalAccountId);
+    const link = await ctx.loaders.eventLinks.load(event.externalAccountId);
     assert(link, `event ${event.sequence} of ${event.ownerId} names no link ${event.externalAccountId}`);
     return { ...link, status: event.status };
   },
   payout: async (event: LinkEventRow, _: unknown, ctx: TransactionContext) => {
     if (event.withdrawalId === null) return null;
-    const withdrawal = await ctx.eventWithdrawals.load(event.withdrawalId);
+    const withdrawal = await ctx.loaders.eventWithdrawals.load(event.withdrawalId);
     assert(withdrawal, `event ${event.sequence} of ${event.ownerId} names no withdrawal ${event.withdrawalId}`);
     return withdrawal;
   },

@@ -42,5 +42,5 @@ export const paymentFxResolvers = {
 
 /** Payment.fx: whoever may read the payment may read what it exchanged. */
 export function paymentFx(p: PaymentRow, _: unknown, ctx: TransactionContext) {
-  return ctx.paymentFx.load(p.id);
+  return ctx.loaders.paymentFx.load(p.id);
 }

@@ -77,7 +77,7 @@ export const mutationResolvers = {
     if (!result.ok) return toUserError(result.error);
     // The answer's `hold` is the hold as this capture left it, which no later step can change
     // (a capture is its one ending): no need to read it back.
-    ctx.holdOfPayment.prime(result.value.payment.id, result.value.hold);
+    ctx.loaders.holdOfPayment.prime(result.value.payment.id, result.value.hold);
     return { __typename: 'Payment' as const, ...result.value.payment };
   },
   voidHold: async (_: unknown, args: { input: VoidHoldInput }, ctx: TransactionContext) =>

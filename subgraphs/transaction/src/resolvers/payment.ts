@@ -26,10 +26,10 @@ export const paymentResolvers = {
   payee: (p: PaymentRow) => ({ __typename: 'Account', id: p.payeeAccountId }),
   discountAmount: (p: PaymentRow) => formatAmount(p.discountAmount),
   legs: (p: PaymentRow, _: unknown, ctx: TransactionContext) =>
-    p.route === 'LEGS' ? ctx.legsOfPayment.load(p.id) : twoLegs(ctx, p),
-  refunds: (p: PaymentRow, _: unknown, ctx: TransactionContext) => ctx.refundsOfPayment.load(p.id),
+    p.route === 'LEGS' ? ctx.loaders.legsOfPayment.load(p.id) : twoLegs(ctx, p),
+  refunds: (p: PaymentRow, _: unknown, ctx: TransactionContext) => ctx.loaders.refundsOfPayment.load(p.id),
   /** Whoever may read the payment may read the hold it captured: they share payer and payee. */
-  hold: (p: PaymentRow, _: unknown, ctx: TransactionContext) => ctx.holdOfPayment.load(p.id),
+  hold: (p: PaymentRow, _: unknown, ctx: TransactionContext) => ctx.loaders.holdOfPayment.load(p.id),
 } satisfies PaymentResolvers;
 
 /**
@@ -47,14 +47,14 @@ async function twoLegs(ctx: TransactionContext, p: PaymentRow): Promise<LegMappe
     currency: p.currency,
     refundedAmount: p.refundedAmount,
   };
-  const fx = await ctx.paymentFx.load(p.id);
+  const fx = await ctx.loaders.paymentFx.load(p.id);
   const payee: LegMapper = fx
     ? {
         role: 'PAYEE',
         accountId: p.payeeAccountId,
         amount: fx.buyAmount,
         currency: fx.buyCurrency,
-        refundedAmount: await ctx.buyReturned.load(p.id),
+        refundedAmount: await ctx.loaders.buyReturned.load(p.id),
       }
     : { ...payer, role: 'PAYEE', accountId: p.payeeAccountId };
   return [payer, payee];

@@ -22,14 +22,14 @@ function ownersOf(
   payeeAccountId: string,
 ): () => Promise<Array<string | null>> {
   return async () =>
-    (await ctx.accountRows.loadMany([payerAccountId, payeeAccountId])).map((a) =>
+    (await ctx.loaders.accountRows.loadMany([payerAccountId, payeeAccountId])).map((a) =>
       a && !(a instanceof Error) ? a.ownerId : null,
     );
 }
 
 /** A payment the caller may read; null when there is none. */
 export async function readablePayment(ctx: TransactionContext, id: string): Promise<Readable<PaymentRow>> {
-  const payment = await ctx.payments.load(id);
+  const payment = await ctx.loaders.payments.load(id);
   if (!payment) return ok(null);
   const refused = await mayReadBetween(
     ctx.identity,
@@ -41,7 +41,7 @@ export async function readablePayment(ctx: TransactionContext, id: string): Prom
 
 /** A hold the caller may read; null when there is none. */
 export async function readableHold(ctx: TransactionContext, id: string): Promise<Readable<HoldRow>> {
-  const hold = await ctx.holds.load(id);
+  const hold = await ctx.loaders.holds.load(id);
   if (!hold) return ok(null);
   const refused = await mayReadBetween(
     ctx.identity,
@@ -53,7 +53,7 @@ export async function readableHold(ctx: TransactionContext, id: string): Promise
 
 /** A refund is readable like its payment; null when there is none, or when its payment is not there. */
 export async function readableRefund(ctx: TransactionContext, id: string): Promise<Readable<RefundRow>> {
-  const refund = await ctx.refunds.load(id);
+  const refund = await ctx.loaders.refunds.load(id);
   if (!refund) return ok(null);
   const payment = await readablePayment(ctx, refund.paymentId);
   if (!payment.ok) return payment;
@@ -66,7 +66,7 @@ export async function listableAccount(
   id: string,
   what: 'payments' | 'holds',
 ): Promise<Readable<Account>> {
-  const row = await ctx.accountRows.load(id);
+  const row = await ctx.loaders.accountRows.load(id);
   if (!row) return ok(null);
   const refused = mayListOf(ctx.identity, { id, ownerId: row.ownerId }, what);
   return refused ? err(refused) : ok(row);
@@ -86,7 +86,7 @@ export async function accountPayments(
     await ctx.endings.settled(ending);
     page = await loadAccountPayments(ctx.shards, accountId, beforeId, first);
   }
-  for (const p of page.payments) ctx.payments.prime(p.id, p);
+  for (const p of page.payments) ctx.loaders.payments.prime(p.id, p);
   return page;
 }
 
@@ -104,6 +104,6 @@ export async function accountHolds(
   first: number,
 ) {
   const page = await loadAccountHolds(ctx.shards, accountId, status, ctx.now(), beforeId, first);
-  for (const h of page.holds) ctx.holds.prime(h.id, h);
+  for (const h of page.holds) ctx.loaders.holds.prime(h.id, h);
   return page;
 }

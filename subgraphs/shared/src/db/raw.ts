@@ -145,15 +145,15 @@ export async function insertRows<T extends MySqlTable>(
   const first = rows[0] as Record<string, unknown>;
   const keys = Object.keys(first).filter((k) => first[k] !== undefined);
   const plan = insertPlan(table, keys);
-  const head = options.ignore ? plan.headIgnore : plan.head;
   const tail = options.suffix ? ` ${options.suffix}` : '';
+  const bare = options.ignore ? plan.bareIgnore : plan.bare;
+  // A trace shows the statement with its `?` (ShardConnection.query), never the values written in.
+  const text = `${options.ignore ? plan.headIgnore : plan.head}${tail}`;
+  const all = rows as ReadonlyArray<Record<string, unknown>>;
   let affected = 0;
   for (let from = 0; from < rows.length; from += rawInsertRowsMax) {
     const range = { from, to: Math.min(rows.length, from + rawInsertRowsMax) };
-    const all = rows as ReadonlyArray<Record<string, unknown>>;
-    const written = insertText(options.ignore ? plan.bareIgnore : plan.bare, all, range, plan.keys, tail, writtenAs);
-    // A trace shows the statement with its `?` (ShardConnection.query), never the values written in.
-    const text = head + tail;
+    const written = insertText(bare, all, range, plan.keys, tail, writtenAs);
     const [sql, values] = written === null ? [text, [valuesOfRange(all, range, plan.keys)]] : [written, []];
     if (options.hold) await rawHold(target, sql, values, text);
     else affected += await rawWrite(target, sql, values, text);

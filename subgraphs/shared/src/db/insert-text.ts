@@ -63,6 +63,23 @@ function isSqlText(value: object): value is { toSqlString: (mode?: unknown) => u
 }
 
 /**
+ * A row of one insert sets as many columns as its first row (`keys`); with valueAt, which finds each of them set, the
+ * same columns. Checked per row and value, so the messages are made only on a failure, a bug.
+ */
+export function assertSetsAsMany(row: Record<string, unknown>, keys: readonly string[]): void {
+  let defined = 0;
+  for (const key in row) if (row[key] !== undefined) defined++;
+  if (defined !== keys.length) invariantBroken(`rows of one insert must set the same columns (${keys.join(', ')})`);
+}
+
+/** A row's value for one of its insert's keys (see assertSetsAsMany). */
+export function valueAt(row: Record<string, unknown>, key: string): unknown {
+  const value = row[key];
+  if (value === undefined) invariantBroken(`row sets no value for "${key}" although the batch's first row does`);
+  return value;
+}
+
+/**
  * `head` (ending `VALUES `) followed by rows[from, to) as a VALUES list, each row's values in `keys`' order, then
  * `tail`; null if a value is of a kind valueText does not write. Every row must set exactly `keys` (a bug otherwise).
  * `text` turns a value into what is written (a Date into its kept literal) before it is looked at.
@@ -83,13 +100,9 @@ export function insertText(
   let open = false;
   for (let r = range.from; r < range.to; r++) {
     const row = rows[r]!;
-    let defined = 0;
-    for (const key in row) if (row[key] !== undefined) defined++;
-    if (defined !== keys.length) invariantBroken(`rows of one insert must set the same columns (${keys.join(', ')})`);
+    assertSetsAsMany(row, keys);
     for (let k = 0; k < keys.length; k++) {
-      const raw = row[keys[k]!];
-      if (raw === undefined) invariantBroken(`row sets no value for "${keys[k]}" although the batch's first row does`);
-      const value = text(raw);
+      const value = text(valueAt(row, keys[k]!));
       const quoted = quotedAsIs(value);
       const written = quoted ? value : valueText(value);
       if (written === undefined) return null;

@@ -2,10 +2,10 @@ import { getTableColumns, getTableName } from 'drizzle-orm';
 import type { MySqlTable } from 'drizzle-orm/mysql-core';
 import mysql from 'mysql2/promise';
 import { poolTimezone, shardOfDb, type Shard } from '../shards/pool';
-import { assert, invariantBroken } from '../result';
+import { assert } from '../result';
 import { PostingTx, type Statement } from '../shards/posting-transaction';
 import { datetimeTextsMax, rawInsertRowsMax } from '../limits';
-import { insertText } from './insert-text';
+import { assertSetsAsMany, insertText, valueAt } from './insert-text';
 
 /**
  * Hand-written SQL for the posting path. Drizzle's builder checks the kind of every chunk of
@@ -179,15 +179,9 @@ function valuesOfRange(
 
 /** A row's values in the plan's order; checked per row and value, so its messages are made only on failure. */
 function valuesOf(row: Record<string, unknown>, keys: readonly string[]): unknown[] {
-  let defined = 0;
-  for (const key in row) if (row[key] !== undefined) defined++;
-  if (defined !== keys.length) invariantBroken(`rows of one insert must set the same columns (${keys.join(', ')})`);
+  assertSetsAsMany(row, keys);
   const values = new Array<unknown>(keys.length);
-  for (let i = 0; i < keys.length; i++) {
-    const value = row[keys[i]!];
-    if (value === undefined) invariantBroken(`row sets no value for "${keys[i]}" although the batch's first row does`);
-    values[i] = writtenAs(value);
-  }
+  for (let i = 0; i < keys.length; i++) values[i] = writtenAs(valueAt(row, keys[i]!));
   return values;
 }
 

@@ -17,7 +17,7 @@ import { readAccounts } from './services/accounts';
 import type { ClientInfo, ServiceContext } from './services/context';
 import type { LinkEventFeed } from './services/link-event-feed';
 import type { EndingsInFlight } from './services/endings-in-flight';
-import { pushTo } from '@paygraph/shared/collections';
+import { groupBy } from '@paygraph/shared/collections';
 import type { Executor } from '@paygraph/shared/shards/transaction';
 import { clientDeviceIdCharsMax, clientIpCharsMax, clientUserAgentCharsMax } from '@paygraph/shared/limits';
 
@@ -182,9 +182,9 @@ function byPaymentLoader<Row, V>(
   });
 }
 
+/** Each payment's rows, in the order the ids were asked. */
 function grouped<Row extends { paymentId: string }>(rows: Row[], ids: readonly string[]): Row[][] {
-  const byPayment = new Map<string, Row[]>();
-  for (const row of rows) pushTo(byPayment, row.paymentId, row);
+  const byPayment = groupBy(rows, (row) => row.paymentId);
   return ids.map((id) => byPayment.get(id) ?? []);
 }
 

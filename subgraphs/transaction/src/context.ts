@@ -19,7 +19,12 @@ import type { LinkEventFeed } from './services/link-event-feed';
 import type { EndingsInFlight } from './services/endings-in-flight';
 import { groupBy } from '@paygraph/shared/collections';
 import type { Executor } from '@paygraph/shared/shards/transaction';
-import { clientDeviceIdCharsMax, clientIpCharsMax, clientUserAgentCharsMax } from '@paygraph/shared/limits';
+import {
+  clientDeviceIdCharsMax,
+  clientIpCharsMax,
+  clientUserAgentCharsMax,
+  loaderBatchSizeMax,
+} from '@paygraph/shared/limits';
 
 export interface TransactionContext extends BaseSubgraphContext, ServiceContext {
   /** The HMAC key of linked cards' fingerprints (CARD_FINGERPRINT_KEY, read in main.ts; a development key outside production). */
@@ -168,18 +173,24 @@ export class RequestLoaders {
   }
 }
 
-/** Rows read by payment id on each payment's shard, then matched to the ids asked. */
-function byPaymentLoader<Row, V>(
-  base: BaseSubgraphContext,
+/**
+ * Rows read by payment id on each payment's shard, then matched to the ids asked; at most loaderBatchSizeMax ids a
+ * batch, as shardedLoader's, so no request's reads make one statement of unbounded size. Exported for its test.
+ */
+export function byPaymentLoader<Row, V>(
+  base: Pick<BaseSubgraphContext, 'shards'>,
   read: (db: Executor, ids: readonly string[]) => Promise<Row[]>,
   match: (rows: Row[], ids: readonly string[]) => V[],
 ): DataLoader<string, V> {
-  return new DataLoader<string, V>(async (paymentIds) => {
-    const rows = await Promise.all(
-      [...byShard(base, 'payment', paymentIds)].map(([shard, local]) => read(shard.db, local)),
-    );
-    return match(rows.flat(), paymentIds);
-  });
+  return new DataLoader<string, V>(
+    async (paymentIds) => {
+      const rows = await Promise.all(
+        [...byShard(base, 'payment', paymentIds)].map(([shard, local]) => read(shard.db, local)),
+      );
+      return match(rows.flat(), paymentIds);
+    },
+    { maxBatchSize: loaderBatchSizeMax },
+  );
 }
 
 /** Each payment's rows, in the order the ids were asked. */
@@ -193,13 +204,16 @@ function byKey<Row>(rows: Row[], key: (row: Row) => string, ids: readonly string
   return ids.map((id) => byId.get(id) ?? null);
 }
 
+/** Each payment's returned buy side, 0 where none: the read's map as [payment id, amount] rows of byPaymentLoader. */
 function buyReturnedLoader(base: BaseSubgraphContext): DataLoader<string, bigint> {
-  return new DataLoader(async (paymentIds) => {
-    const maps = await Promise.all(
-      [...byShard(base, 'payment', paymentIds)].map(([shard, local]) => buyReturnedOfPayments(shard.db, local)),
-    );
-    return paymentIds.map((id) => maps.find((m) => m.has(id))?.get(id) ?? 0n);
-  });
+  return byPaymentLoader(
+    base,
+    async (db, ids) => [...(await buyReturnedOfPayments(db, ids))],
+    (rows, ids) => {
+      const returned = new Map(rows);
+      return ids.map((id) => returned.get(id) ?? 0n);
+    },
+  );
 }
 
 function accountRowsLoader(base: BaseSubgraphContext): DataLoader<string, Account | null> {

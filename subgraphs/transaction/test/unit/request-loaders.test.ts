@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import type { BaseSubgraphContext } from '@paygraph/shared/server/subgraph';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
-import { RequestLoaders } from '../../src/context';
+import type { Shard } from '@paygraph/shared/shards/pool';
+import { newId, toLogicalShard } from '@paygraph/shared/ids';
+import { loaderBatchSizeMax } from '@paygraph/shared/limits';
+import { byPaymentLoader, RequestLoaders } from '../../src/context';
 import { EndingsInFlight } from '../../src/services/endings-in-flight';
 import type { PaymentLegRow } from '../../src/db/schema/transactions';
 
@@ -57,5 +60,30 @@ describe("a request's loaders", () => {
     await expect(first.legsOfPayment.load('pay_1')).resolves.toBe(legs);
     // The other request's loader has nothing primed: it reads, here from a set of no shards, so it finds no legs.
     await expect(second.legsOfPayment.load('pay_1')).resolves.toEqual([]);
+  });
+});
+
+describe('a loader of rows by payment', () => {
+  it('reads at most loaderBatchSizeMax ids a statement, each shard apart, and answers every id asked', async () => {
+    // Two logical shards on two (row-less) shards: what matters is which ids each read is given.
+    const shardsByLogical = new Map([0, 1].map((n) => [n, { db: { name: `shard ${n}` } } as unknown as Shard]));
+    const shards = { byLogical: (n: number) => shardsByLogical.get(n)! } as unknown as ShardSet;
+    const reads: Array<{ db: unknown; ids: readonly string[] }> = [];
+    const loader = byPaymentLoader(
+      { shards },
+      async (db, ids) => {
+        reads.push({ db, ids });
+        return ids.map((paymentId) => ({ paymentId }));
+      },
+      (rows, ids) => ids.map((id) => rows.find((row) => row.paymentId === id)?.paymentId ?? null),
+    );
+    const ids = Array.from({ length: 2 * loaderBatchSizeMax + 1 }, (_, i) => newId('payment', toLogicalShard(i % 2)));
+    await expect(loader.loadMany(ids)).resolves.toEqual(ids);
+    expect(reads.length).toBeGreaterThan(2);
+    for (const read of reads) {
+      expect(read.ids.length).toBeLessThanOrEqual(loaderBatchSizeMax);
+      for (const id of read.ids) expect(shardsByLogical.get(id.endsWith('00') ? 0 : 1)!.db).toBe(read.db);
+    }
+    expect(reads.flatMap((read) => read.ids).sort()).toEqual([...ids].sort());
   });
 });

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import type { BaseSubgraphContext } from '@paygraph/shared/server/subgraph';
-import type { ShardSet } from '@paygraph/shared/shards/pool';
-import type { Shard } from '@paygraph/shared/shards/pool';
+import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { newId, toLogicalShard } from '@paygraph/shared/ids';
 import { loaderBatchSizeMax } from '@paygraph/shared/limits';
 import { byPaymentLoader, RequestLoaders } from '../../src/context';

@@ -1,8 +1,7 @@
 import DataLoader from 'dataloader';
 import type { BaseSubgraphContext } from '@paygraph/shared/server/subgraph';
-import { byShard, shardedLoader } from '@paygraph/shared/graphql/loaders';
+import { byShardLoader, shardedLoader } from '@paygraph/shared/graphql/loaders';
 import { accountsAndStripes, type Account } from '@paygraph/shared/ledger/index';
-import { loaderBatchSizeMax } from '@paygraph/shared/limits';
 import { settlementIdsOfPayments } from '@paygraph/transaction/read-model/settlement';
 import { settlementsByIds } from './db/settlement-store';
 import type { SettlementRow } from './db/schema/settlement';
@@ -32,15 +31,9 @@ export function extendContext(
     config,
     accounts: shardedLoader(base, 'account', (db, ids) => accountsAndStripes(db, ids, [])),
     settlements: shardedLoader(base, 'settlement', settlementsByIds),
-    settlementIdOfPayment: new DataLoader(
-      async (paymentIds) => {
-        const rows = await Promise.all(
-          [...byShard(base, 'payment', paymentIds)].map(([shard, local]) => settlementIdsOfPayments(shard.db, local)),
-        );
-        const found = new Map(rows.flat().map((r) => [r.id, r.settlementId]));
-        return paymentIds.map((id) => found.get(id) ?? null);
-      },
-      { maxBatchSize: loaderBatchSizeMax },
-    ),
+    settlementIdOfPayment: byShardLoader(base, 'payment', settlementIdsOfPayments, (rows, ids) => {
+      const found = new Map(rows.map((r) => [r.id, r.settlementId]));
+      return ids.map((id) => found.get(id) ?? null);
+    }),
   };
 }

@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
 import type http from 'node:http';
 import type { BaseSubgraphContext } from '@paygraph/shared/server/subgraph';
-import { byShard, shardedLoader } from '@paygraph/shared/graphql/loaders';
+import { byShardLoader, shardedLoader } from '@paygraph/shared/graphql/loaders';
 import type { TransactionSettings } from './config';
 import { holdsByIds, holdsOfPayments } from './db/holds';
 import type { PostingRow, Account } from '@paygraph/shared/ledger/index';
@@ -18,13 +18,7 @@ import type { ClientInfo, ServiceContext } from './services/context';
 import type { LinkEventFeed } from './services/link-event-feed';
 import type { EndingsInFlight } from './services/endings-in-flight';
 import { groupBy } from '@paygraph/shared/collections';
-import type { Executor } from '@paygraph/shared/shards/transaction';
-import {
-  clientDeviceIdCharsMax,
-  clientIpCharsMax,
-  clientUserAgentCharsMax,
-  loaderBatchSizeMax,
-} from '@paygraph/shared/limits';
+import { clientDeviceIdCharsMax, clientIpCharsMax, clientUserAgentCharsMax } from '@paygraph/shared/limits';
 
 export interface TransactionContext extends BaseSubgraphContext, ServiceContext {
   /** The HMAC key of linked cards' fingerprints (CARD_FINGERPRINT_KEY, read in main.ts; a development key outside production). */
@@ -131,7 +125,7 @@ export class RequestLoaders {
     return (this.made.refunds ??= shardedLoader(this.base, 'refund', refundsByIds));
   }
   get refundsOfPayment(): DataLoader<string, RefundRow[]> {
-    return (this.made.refundsOfPayment ??= byPaymentLoader(this.base, refundsOfPayments, grouped));
+    return (this.made.refundsOfPayment ??= byShardLoader(this.base, 'payment', refundsOfPayments, grouped));
   }
   get accountRows(): DataLoader<string, Account | null> {
     return (this.made.accountRows ??= accountRowsLoader(this.base));
@@ -144,13 +138,13 @@ export class RequestLoaders {
   }
   /** A capture's payment lives with its hold, on the payer's shard. */
   get holdOfPayment(): DataLoader<string, HoldRow | null> {
-    return (this.made.holdOfPayment ??= byPaymentLoader(this.base, holdsOfPayments, (rows, ids) =>
+    return (this.made.holdOfPayment ??= byShardLoader(this.base, 'payment', holdsOfPayments, (rows, ids) =>
       byKey(rows, (h) => h.endedBy!, ids),
     ));
   }
   /** An FX payment's quote and payee side, beside the payment. */
   get paymentFx(): DataLoader<string, PaymentFxRow | null> {
-    return (this.made.paymentFx ??= byPaymentLoader(this.base, paymentFxByIds, (rows, ids) =>
+    return (this.made.paymentFx ??= byShardLoader(this.base, 'payment', paymentFxByIds, (rows, ids) =>
       byKey(rows, (f) => f.paymentId, ids),
     ));
   }
@@ -160,7 +154,7 @@ export class RequestLoaders {
   }
   /** The leg rows of LEGS payments, by payment id, on the payment's shard. */
   get legsOfPayment(): DataLoader<string, PaymentLegRow[]> {
-    return (this.made.legsOfPayment ??= byPaymentLoader(this.base, legsOfPayments, grouped));
+    return (this.made.legsOfPayment ??= byShardLoader(this.base, 'payment', legsOfPayments, grouped));
   }
   /** Links and withdrawals named by link events: batched per shard, never cached (a stream's context lives long). */
   get eventLinks(): DataLoader<string, ExternalAccountRow | null> {
@@ -171,26 +165,6 @@ export class RequestLoaders {
       cache: false,
     }));
   }
-}
-
-/**
- * Rows read by payment id on each payment's shard, then matched to the ids asked; at most loaderBatchSizeMax ids a
- * batch, as shardedLoader's, so no request's reads make one statement of unbounded size. Exported for its test.
- */
-export function byPaymentLoader<Row, V>(
-  base: Pick<BaseSubgraphContext, 'shards'>,
-  read: (db: Executor, ids: readonly string[]) => Promise<Row[]>,
-  match: (rows: Row[], ids: readonly string[]) => V[],
-): DataLoader<string, V> {
-  return new DataLoader<string, V>(
-    async (paymentIds) => {
-      const rows = await Promise.all(
-        [...byShard(base, 'payment', paymentIds)].map(([shard, local]) => read(shard.db, local)),
-      );
-      return match(rows.flat(), paymentIds);
-    },
-    { maxBatchSize: loaderBatchSizeMax },
-  );
 }
 
 /** Each payment's rows, in the order the ids were asked. */
@@ -204,10 +178,11 @@ function byKey<Row>(rows: Row[], key: (row: Row) => string, ids: readonly string
   return ids.map((id) => byId.get(id) ?? null);
 }
 
-/** Each payment's returned buy side, 0 where none: the read's map as [payment id, amount] rows of byPaymentLoader. */
+/** Each payment's returned buy side, 0 where none: the read's map as [payment id, amount] rows. */
 function buyReturnedLoader(base: BaseSubgraphContext): DataLoader<string, bigint> {
-  return byPaymentLoader(
+  return byShardLoader(
     base,
+    'payment',
     async (db, ids) => [...(await buyReturnedOfPayments(db, ids))],
     (rows, ids) => {
       const returned = new Map(rows);

@@ -4,7 +4,8 @@ import type { BaseSubgraphContext } from '@paygraph/shared/server/subgraph';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { newId, toLogicalShard } from '@paygraph/shared/ids';
 import { loaderBatchSizeMax } from '@paygraph/shared/limits';
-import { byPaymentLoader, RequestLoaders } from '../../src/context';
+import { byShardLoader } from '@paygraph/shared/graphql/loaders';
+import { RequestLoaders } from '../../src/context';
 import { EndingsInFlight } from '../../src/services/endings-in-flight';
 import type { PaymentLegRow } from '../../src/db/schema/transactions';
 
@@ -62,14 +63,15 @@ describe("a request's loaders", () => {
   });
 });
 
-describe('a loader of rows by payment', () => {
+describe('a loader of rows by payment (byShardLoader, as every loader by id)', () => {
   it('reads at most loaderBatchSizeMax ids a statement, each shard apart, and answers every id asked', async () => {
     // Two logical shards on two (row-less) shards: what matters is which ids each read is given.
     const shardsByLogical = new Map([0, 1].map((n) => [n, { db: { name: `shard ${n}` } } as unknown as Shard]));
     const shards = { byLogical: (n: number) => shardsByLogical.get(n)! } as unknown as ShardSet;
     const reads: Array<{ db: unknown; ids: readonly string[] }> = [];
-    const loader = byPaymentLoader(
+    const loader = byShardLoader(
       { shards },
+      'payment',
       async (db, ids) => {
         reads.push({ db, ids });
         return ids.map((paymentId) => ({ paymentId }));

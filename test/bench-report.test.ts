@@ -464,10 +464,37 @@ describe("a window's read and write calls and context switches (proc-stats.ts Ke
     }
   });
 
+  it("counts a process's CPU in the kernel apart: a child computing, then writing to /dev/null a byte a call", async () => {
+    // 150 ms of the child's own CPU each: computing, next to none in the kernel; in write(2) calls, most of it on this
+    // VM (a call 1.8 µs) and over a third on a bare machine. 30 ms is three of /proc's 10 ms ticks.
+    const source = `const fs = require('node:fs'); const fd = fs.openSync('/dev/null', 'w');
+      const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
+      const spend = (step) => { const end = cpu() + 150; while (cpu() < end) step(); process.stdout.write('done\\n'); };
+      let x = 0;
+      const compute = () => { for (let i = 0; i < 1e6; i++) x = (x + i) % 7; };
+      const write = () => { for (let i = 0; i < 1000; i++) fs.writeSync(fd, 'x'); };
+      process.stdin.on('data', (d) => spend(String(d).startsWith('compute') ? compute : write));
+      process.stdout.write('ready\\n');`;
+    const child = spawn(process.execPath, ['-e', source], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const kernelMsOf = async (phase: string) => {
+      const before = kernelCountsOf(child.pid!)!;
+      child.stdin!.write(`${phase}\n`);
+      await once(child.stdout!, 'data');
+      return kernelCountsOf(child.pid!)!.systemMs - before.systemMs;
+    };
+    try {
+      await once(child.stdout!, 'data');
+      expect(await kernelMsOf('compute')).toBeLessThan(30);
+      expect(await kernelMsOf('write')).toBeGreaterThanOrEqual(30);
+    } finally {
+      child.kill();
+    }
+  });
+
   it('leaves out a process that is gone, and one missing from either snapshot', () => {
     expect(kernelCountsOf(2 ** 22 + 1)).toBeUndefined();
     expect([...snapshotKernel(new Map([['gone', 2 ** 22 + 1]])).keys()]).toEqual([]);
-    const counts = (n: number) => ({ reads: n, writes: 2 * n, waits: 3 * n, preempted: n });
+    const counts = (n: number) => ({ reads: n, writes: 2 * n, waits: 3 * n, preempted: n, systemMs: 10 * n });
     const before: KernelSnapshot = new Map([
       ['gateway', counts(100)],
       ['ended', counts(1)],
@@ -476,22 +503,25 @@ describe("a window's read and write calls and context switches (proc-stats.ts Ke
       ['gateway', counts(400)],
       ['started', counts(9)],
     ]);
-    expect(kernelDelta(before, after)).toEqual({ gateway: { reads: 300, writes: 600, waits: 900, preempted: 300 } });
+    expect(kernelDelta(before, after)).toEqual({
+      gateway: { reads: 300, writes: 600, waits: 900, preempted: 300, systemMs: 3_000 },
+    });
   });
 
   it('prints the calls a unit of the processes busy enough to show, in the run line', () => {
     const totals = {
-      gateway: { reads: 2_200, writes: 2_300, waits: 400, preempted: 700 },
-      mysql: { reads: 0, writes: 0, waits: 2_500, preempted: 900 },
-      settlement: { reads: 10, writes: 10, waits: 20, preempted: 5 },
+      gateway: { reads: 2_200, writes: 2_300, waits: 400, preempted: 700, systemMs: 86 },
+      mysql: { reads: 0, writes: 0, waits: 2_500, preempted: 900, systemMs: 189.4 },
+      settlement: { reads: 10, writes: 10, waits: 20, preempted: 5, systemMs: 8 },
     };
+    const what = 'read/write calls, waits, preemptions a payment, CPU ms in the kernel';
     expect(describeKernelCounts(totals, 1_000, 'payment')).toBe(
-      'read/write calls, waits, preemptions a payment: gateway 2.2/2.3, 0.4, 0.7; mysql 0/0, 2.5, 0.9',
+      `${what}: gateway 2.2/2.3, 0.4, 0.7, 0.086; mysql 0/0, 2.5, 0.9, 0.189`,
     );
-    expect(describeKernelCounts({}, 1_000, 'read')).toBe('read/write calls, waits, preemptions a read: none read');
-    expect(describeKernelCounts(totals, 0, 'payment')).toBe(
-      'read/write calls, waits, preemptions a payment: none read',
+    expect(describeKernelCounts({}, 1_000, 'read')).toBe(
+      'read/write calls, waits, preemptions a read, CPU ms in the kernel: none read',
     );
+    expect(describeKernelCounts(totals, 0, 'payment')).toBe(`${what}: none read`);
   });
 });
 

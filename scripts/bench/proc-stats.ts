@@ -42,6 +42,12 @@ export function cpuMsOf(pid: number): number | undefined {
   return (ticks * 1000) / clockTicksPerSecond;
 }
 
+/** CPU ms the process has spent in the kernel so far (stime); undefined once it is gone. */
+function systemCpuMsOf(pid: number): number | undefined {
+  const fields = statFields(pid);
+  return fields ? (Number(fields[12]) * 1000) / clockTicksPerSecond : undefined;
+}
+
 /** Resident set size in bytes (field 24). */
 export function rssBytesOf(pid: number): number | undefined {
   const fields = statFields(pid);
@@ -191,6 +197,12 @@ export interface KernelCounts {
   writes: number;
   waits: number;
   preempted: number;
+  /**
+   * CPU ms spent in the kernel on the process's behalf (stime, field 15 of /proc/<pid>/stat): its calls, its wakes and
+   * its page faults. Against the process's whole CPU it tells a wake's price in the kernel from the price its own code
+   * pays after one (a-70's rise, docs/PERFORMANCE.md, "a-70's tail").
+   */
+  systemMs: number;
 }
 
 /**
@@ -207,7 +219,9 @@ export function kernelCountsOf(pid: number): KernelCounts | undefined {
         .split('\n')
         .map((line) => line.split(':').map((part) => part.trim())),
     ) as Record<string, string>;
-    counts = { reads: Number(io.syscr), writes: Number(io.syscw), waits: 0, preempted: 0 };
+    const systemMs = systemCpuMsOf(pid);
+    if (systemMs === undefined) return undefined;
+    counts = { reads: Number(io.syscr), writes: Number(io.syscw), waits: 0, preempted: 0, systemMs };
     threads = readdirSync(`/proc/${pid}/task`);
   } catch {
     // Gone, or not this user's to read.
@@ -258,6 +272,7 @@ export function kernelDelta(before: KernelSnapshot, after: KernelSnapshot): Reco
       writes: end.writes - start.writes,
       waits: end.waits - start.waits,
       preempted: end.preempted - start.preempted,
+      systemMs: end.systemMs - start.systemMs,
     };
   }
   return delta;

@@ -1021,8 +1021,9 @@ export function summaryLine(r: ScenarioResult): string {
 const kernelCountsShownMin = 0.05;
 
 /**
- * The window's kernel counts a unit, per process busy enough to show: "read/write calls, waits, preemptions a payment:
- * gateway 2.2/2.3, 0.4, 0.7; …". MySQL's socket calls are recv and send, not counted (proc-stats.ts KernelCounts).
+ * The window's kernel counts a unit, per process busy enough to show: "read/write calls, waits, preemptions a payment,
+ * CPU ms in the kernel: gateway 2.2/2.3, 0.4, 0.7, 0.086; …". MySQL's socket calls are recv and send, not counted
+ * (proc-stats.ts KernelCounts).
  */
 export function describeKernelCounts(
   totals: Record<string, KernelCounts>,
@@ -1030,10 +1031,12 @@ export function describeKernelCounts(
   unit: ScenarioResult['unit'],
 ): string {
   const per = (n: number) => (units === 0 ? 0 : Math.round((n / units) * 100) / 100);
+  const ms = (n: number) => (units === 0 ? 0 : Math.round((n / units) * 1000) / 1000);
   const shown = Object.entries(totals)
     .filter(([, c]) => units > 0 && (c.reads + c.writes + c.waits + c.preempted) / units >= kernelCountsShownMin)
-    .map(([name, c]) => `${name} ${per(c.reads)}/${per(c.writes)}, ${per(c.waits)}, ${per(c.preempted)}`);
-  return `read/write calls, waits, preemptions a ${unit}: ${shown.length > 0 ? shown.join('; ') : 'none read'}`;
+    .map(([n, c]) => `${n} ${per(c.reads)}/${per(c.writes)}, ${per(c.waits)}, ${per(c.preempted)}, ${ms(c.systemMs)}`);
+  const what = `read/write calls, waits, preemptions a ${unit}, CPU ms in the kernel`;
+  return `${what}: ${shown.length > 0 ? shown.join('; ') : 'none read'}`;
 }
 
 /** The windows let go as warm-up: "1 window with JIT 8.6% (account)". */

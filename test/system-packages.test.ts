@@ -11,7 +11,7 @@ import {
 
 /**
  * What npm test does about the packages the tests need from the system (chromium, galera-4,
- * rsync): the decision on an injected probe of the machine and an injected command runner, so
+ * rsync, linux-perf): the decision on an injected probe of the machine and an injected command runner, so
  * that no package is installed or removed here. That the real probe finds them is shown by every
  * full run: the Explorer and Galera tests fail without them.
  */
@@ -37,15 +37,15 @@ function logged() {
 
 describe('npm test and the system packages', () => {
   it('does nothing but say so when every package is there', () => {
-    const machine = fakeMachine(['chromium', 'galera-4', 'rsync'], false);
+    const machine = fakeMachine(['chromium', 'galera-4', 'rsync', 'linux-perf'], false);
     const { lines, log } = logged();
     ensureSystemPackages({ args: [], log, probe: machine.probe, run: machine.run });
     expect(machine.ran).toEqual([]);
-    expect(lines).toEqual(['system packages present: chromium, galera-4, rsync']);
+    expect(lines).toEqual(['system packages present: chromium, galera-4, rsync, linux-perf']);
   });
 
   it('installs only the missing ones as root: apt-get update once, then apt-get install -y, each logged', () => {
-    const machine = fakeMachine(['rsync'], true);
+    const machine = fakeMachine(['rsync', 'linux-perf'], true);
     const { lines, log } = logged();
     ensureSystemPackages({ args: [], log, probe: machine.probe, run: machine.run });
     expect(machine.ran).toEqual([
@@ -63,7 +63,7 @@ describe('npm test and the system packages', () => {
   it('stops at once, not root, naming the one command with sudo; nothing runs', () => {
     const machine = fakeMachine([], false);
     expect(() => ensureSystemPackages({ args: [], log: () => {}, probe: machine.probe, run: machine.run })).toThrow(
-      'Run: sudo apt-get update && sudo apt-get install -y chromium galera-4 rsync',
+      'Run: sudo apt-get update && sudo apt-get install -y chromium galera-4 rsync linux-perf',
     );
     expect(machine.ran).toEqual([]);
   });
@@ -72,7 +72,7 @@ describe('npm test and the system packages', () => {
     const plan = planSystemPackages(systemNeeds, fakeMachine(['chromium'], true, false).probe);
     expect(plan).toMatchObject({ kind: 'stop' });
     expect(plan.kind === 'stop' && plan.message).toMatch(
-      /not a Debian system \(no apt-get\): install galera-4, rsync .*apt-get update && apt-get install -y galera-4 rsync/,
+      /not a Debian system \(no apt-get\): install galera-4, rsync, linux-perf .*apt-get install -y galera-4 rsync linux-perf/,
     );
   });
 
@@ -80,7 +80,7 @@ describe('npm test and the system packages', () => {
     const failing = fakeMachine([], true);
     const refused: CommandRunner = (command) => (command[1] === 'update' ? { code: 0 } : { code: 100 });
     expect(() => ensureSystemPackages({ args: [], log: () => {}, probe: failing.probe, run: refused })).toThrow(
-      'apt-get install -y chromium galera-4 rsync failed (exit code 100)',
+      'apt-get install -y chromium galera-4 rsync linux-perf failed (exit code 100)',
     );
     const hollow = fakeMachine([], true);
     const noop: CommandRunner = () => ({ code: 0 });
@@ -91,14 +91,16 @@ describe('npm test and the system packages', () => {
 
   it('checks only what the selected files need', () => {
     const pkgs = (args: string[]) => needsOf(args).map((n) => n.pkg);
-    expect(pkgs([])).toEqual(['chromium', 'galera-4', 'rsync']);
+    const every = ['chromium', 'galera-4', 'rsync', 'linux-perf'];
+    expect(pkgs([])).toEqual(every);
     expect(pkgs(['test/explorer.test.ts'])).toEqual(['chromium']);
     expect(pkgs(['./test/explorer.test.ts', '--reporter=verbose'])).toEqual(['chromium']);
     expect(pkgs(['galera'])).toEqual(['galera-4', 'rsync']);
+    expect(pkgs(['test/bench-perf-sampler.test.ts'])).toEqual(['linux-perf']);
     expect(pkgs(['subgraphs/webhooks/test/int/retention.test.ts'])).toEqual([]);
     // An option's value is no filter: the run may select every file.
-    expect(pkgs(['--project', 'shared'])).toEqual(['chromium', 'galera-4', 'rsync']);
-    expect(pkgs(['-t', 'explorer'])).toEqual(['chromium', 'galera-4', 'rsync']);
+    expect(pkgs(['--project', 'shared'])).toEqual(every);
+    expect(pkgs(['-t', 'explorer'])).toEqual(every);
     // A missing package a run does not need stops nothing.
     const machine = fakeMachine([], false);
     ensureSystemPackages({ args: ['test/scripts.test.ts'], log: () => {}, probe: machine.probe, run: machine.run });

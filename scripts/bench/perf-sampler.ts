@@ -112,15 +112,13 @@ export function sampleReport(
 
 let available: boolean | null = null;
 
-/** Whether `perf record` can sample another process here (installed, and allowed by perf_event_paranoid). */
+/** Whether `perf record` can sample every CPU here (installed, and allowed by perf_event_paranoid: root, or ≤ 0). */
 export function perfAvailable(): boolean {
   if (available !== null) return available;
   const dir = mkdtempSync(join(tmpdir(), 'bench-perf-'));
   try {
-    const probe = spawnSync('perf', ['record', '-q', '-e', 'cpu-clock', '-o', join(dir, 'probe.data'), '--', 'true'], {
-      stdio: 'ignore',
-      timeout: perfStopTimeoutMs,
-    });
+    const args = ['record', '-q', '-a', '-e', 'cpu-clock', '-o', join(dir, 'probe.data'), '--', 'true'];
+    const probe = spawnSync('perf', args, { stdio: 'ignore', timeout: perfStopTimeoutMs });
     available = probe.status === 0;
   } catch {
     available = false;
@@ -150,28 +148,34 @@ export function sawNothing(report: SampleReport): boolean {
 }
 
 export interface PerfSession {
+  /** perf's own process (undefined if it could not start). */
+  readonly pid: number | undefined;
   /** Stops sampling and answers what each process spent its samples on. */
   stop(): Promise<SampleReport>;
 }
 
 /**
- * Starts `perf record` on the given processes (the ones alive now; a process of the map that is
- * not, such as MySQL when it is not local, is left out). Samples at perfSampleHz per CPU.
+ * Starts `perf record` on every CPU (`-a`) and answers the given processes' samples (a process of the
+ * map that does not run here, such as MySQL when it is not local, has none). Samples at perfSampleHz per CPU.
+ *
+ * System-wide, not `-p <the processes>`: `-p` opens events per thread, and the kernel switches a
+ * thread's events out and in at every context switch of that thread: two processes bouncing a byte
+ * over pipes took 38–42 µs a round trip under `-p`, 24 with `-a` or without perf (12-02, 200,000 round
+ * trips, alternated): ≈ 8 µs a switch, on a system that switches 7–18 times a payment
+ * (docs/PERFORMANCE.md, "Steady state"). `-a`'s events are per CPU and stay put.
  */
 export function startPerf(pids: ReadonlyMap<string, number>): PerfSession {
   const dir = mkdtempSync(join(tmpdir(), 'bench-perf-'));
   const file = join(dir, 'perf.data');
-  const list = [...new Set(pids.values())].join(',');
-  const perf = spawn(
-    'perf',
-    ['record', '-q', '-g', '-e', 'cpu-clock', '-F', String(perfSampleHz), '-p', list, '-o', file],
-    { stdio: 'ignore' },
-  );
+  const perf = spawn('perf', ['record', '-q', '-g', '-e', 'cpu-clock', '-F', String(perfSampleHz), '-a', '-o', file], {
+    stdio: 'ignore',
+  });
   const exited = new Promise<void>((resolve) => {
     perf.once('exit', () => resolve());
     perf.once('error', () => resolve());
   });
   return {
+    pid: perf.pid,
     stop: async () => {
       try {
         perf.kill('SIGINT');

@@ -4,8 +4,8 @@ import { findBinary } from './server-process';
 
 /**
  * What the tests need from the system besides MySQL and Redis, which npm test installs as it
- * starts those servers when none answers: Debian's Chromium for the Explorer's browser test, and
- * the Galera library with rsync for the Galera failover test. As root with apt-get it installs the
+ * starts those servers when none answers: Debian's Chromium for the Explorer's browser test,
+ * the Galera library with rsync for the Galera failover test, and perf for the benchmark's sampler's. As root with apt-get it installs the
  * missing packages (`apt-get update` once, then `apt-get install -y`), saying so; otherwise it
  * stops before anything else runs, naming the one command that installs them.
  */
@@ -29,7 +29,7 @@ export function galeraLibrary(): string | undefined {
 /** A Debian package some test files need, and how npm test sees whether it is there. */
 export interface SystemNeed {
   /** Debian's package name. */
-  pkg: 'chromium' | 'galera-4' | 'rsync';
+  pkg: 'chromium' | 'galera-4' | 'rsync' | 'linux-perf';
   /** What is missing without it, in the log line. */
   what: string;
   /** The test files that need it: a run of other files only does not. */
@@ -42,6 +42,11 @@ export const systemNeeds: readonly SystemNeed[] = [
   { pkg: 'chromium', what: `Chromium at ${chromiumPath}`, files: ['test/explorer.test.ts'] },
   { pkg: 'galera-4', what: 'the Galera library (libgalera_smm.so)', files: [galeraTest] },
   { pkg: 'rsync', what: "rsync (the Galera nodes' state transfer)", files: [galeraTest] },
+  {
+    pkg: 'linux-perf',
+    what: 'perf (the benchmark samples JIT and GC with it)',
+    files: ['test/bench-perf-sampler.test.ts'],
+  },
 ];
 
 /** What the decision reads of the machine; tests inject their own. */
@@ -61,7 +66,7 @@ export function machineProbe(): SystemProbe {
         ? existsSync(chromiumPath)
         : pkg === 'galera-4'
           ? galeraLibrary() !== undefined
-          : findBinary(['rsync']) !== undefined,
+          : findBinary([pkg === 'rsync' ? 'rsync' : 'perf']) !== undefined,
     root: process.getuid?.() === 0,
     aptGet: findBinary(['apt-get']) !== undefined,
   };

@@ -15,11 +15,23 @@ import { perfSampleHz } from '../scripts/bench/limits';
  */
 const children: ChildProcess[] = [];
 
+/** Worker threads of the larger probe: Node's own 7 threads and these, against the 7 alone. */
+const extraThreads = 8;
+/** How long the burner is sampled once perf samples. */
+const burnSampledMs = 2000;
+/**
+ * The burner's samples against its CPU time × perfSampleHz: /proc counts CPU in 10 ms ticks and perf's first and last
+ * moments fall either side of the two reads, so a few samples either way; another process's samples would double it.
+ */
+const samplesShareMin = 0.6;
+const samplesShareMax = 1.2;
+const samplesSlack = 10;
+
 afterEach(() => {
   for (const child of children.splice(0)) child.kill('SIGKILL');
 });
 
-/** A Node process with `workers` worker threads (each a thread of its own besides Node's), burning CPU or idle. */
+/** A Node process with `workers` worker threads besides Node's own, burning CPU until killed, or idle. */
 async function startProbe(workers: number, burn: boolean): Promise<number> {
   const code = `
     const { Worker } = require('node:worker_threads');
@@ -28,7 +40,7 @@ async function startProbe(workers: number, burn: boolean): Promise<number> {
     for (let i = 0; i < ${workers}; i++)
       new Worker('setInterval(() => {}, 1000)', { eval: true }).once('online', () => { online += 1; ready(); });
     ready();
-    if (${burn}) { const end = Date.now() + 20000; let x = 0; while (Date.now() < end) x += Math.sqrt(x + 1); }
+    if (${burn}) setImmediate(() => { let x = 0; for (;;) x += Math.sqrt(x + 1); });
     else setInterval(() => {}, 1000);`;
   const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(child);
@@ -39,7 +51,8 @@ async function startProbe(workers: number, burn: boolean): Promise<number> {
   return child.pid!;
 }
 
-function perfEventsOpen(pid: number): number {
+function perfEventsOpen(pid: number | undefined): number {
+  if (pid === undefined) throw new Error('perf did not start');
   return readdirSync(`/proc/${pid}/fd`).filter((fd) => {
     try {
       return readlinkSync(`/proc/${pid}/fd/${fd}`) === 'anon_inode:[perf_event]';
@@ -49,34 +62,23 @@ function perfEventsOpen(pid: number): number {
   }).length;
 }
 
-/** The perf events perf holds once it has opened them all: the same count three reads in a row, 100 ms apart. */
-async function settledPerfEvents(pid: number): Promise<number> {
-  const counts: number[] = [];
-  for (let i = 0; i < 50; i++) {
-    counts.push(perfEventsOpen(pid));
-    const last = counts.slice(-3);
-    if (last.length === 3 && last[0]! > 0 && last.every((c) => c === last[0])) return last[0]!;
-    await sleep(100);
-  }
-  throw new Error(`perf's events never settled: ${counts.join(', ')}`);
-}
-
 describe("the benchmark's perf sampler", () => {
   it('can sample every CPU here (npm test runs as root with linux-perf installed)', () => {
     expect(perfAvailable()).toBe(true);
   });
 
-  it("opens events per CPU: as many for a process of 16 threads as for one of 7, none switched with a thread's", async () => {
+  it("opens events per CPU: as many for a process of 15 threads as for one of 7, none switched with a thread's", async () => {
     const counts: number[] = [];
-    for (const workers of [0, 8]) {
+    for (const workers of [0, extraThreads]) {
       const session = startPerf(new Map([['probe', await startProbe(workers, false)]]));
       try {
-        counts.push(await settledPerfEvents(session.pid!));
+        await session.sampling(); // every event is open by then
+        counts.push(perfEventsOpen(session.pid));
       } finally {
         await session.stop();
       }
     }
-    // `-p <pid>` held 28 for Node's 7 threads and 60 for 15 here; `-a` 6 for both (two kinds of event on 2 CPUs, and one more).
+    // `-p <pid>` held 28 for Node's 7 threads and 60 for 15 here; `-a` 6 for both (3 per CPU on 2 CPUs).
     expect(counts[0]).toBeGreaterThan(0);
     expect(counts[1]).toBe(counts[0]);
   });
@@ -85,15 +87,22 @@ describe("the benchmark's perf sampler", () => {
     const listed = await startProbe(0, true);
     await startProbe(0, true); // burning beside it, not listed: its samples must not be the listed one's
     const session = startPerf(new Map([['burner', listed]]));
-    await settledPerfEvents(session.pid!);
-    const cpuBeforeMs = cpuMsOf(listed)!;
-    await sleep(2000);
-    const expected = ((cpuMsOf(listed)! - cpuBeforeMs) / 1000) * perfSampleHz;
+    let cpuMs: number;
+    try {
+      await session.sampling();
+      const before = cpuMsOf(listed);
+      await sleep(burnSampledMs);
+      const after = cpuMsOf(listed);
+      if (before === undefined || after === undefined) throw new Error('the burner ended');
+      cpuMs = after - before;
+    } catch (error) {
+      await session.stop();
+      throw error;
+    }
     const { samples, mainThread } = (await session.stop()).burner!;
-    // Its events open, perf may still be reading the machine's processes before it samples: it can see less than
-    // the 2 s of CPU, never more but for /proc's 10 ms ticks and perf's last moments.
-    expect(samples).toBeGreaterThan(expected * 0.4);
-    expect(samples).toBeLessThan(expected * 1.2 + 10);
+    const expected = (cpuMs / 1000) * perfSampleHz;
+    expect(samples).toBeGreaterThan(expected * samplesShareMin - samplesSlack);
+    expect(samples).toBeLessThan(expected * samplesShareMax + samplesSlack);
     expect(mainThread).toBeGreaterThan(samples / 2);
   });
 });

@@ -11,9 +11,9 @@ import {
 
 /**
  * What npm test does about the packages the tests need from the system (chromium, galera-4,
- * rsync, linux-perf): the decision on an injected probe of the machine and an injected command runner, so
- * that no package is installed or removed here. That the real probe finds them is shown by every
- * full run: the Explorer and Galera tests fail without them.
+ * rsync, linux-perf): the decision on an injected probe of the machine and an injected command
+ * runner, so that no package is installed or removed here. That the real probe finds them is shown
+ * by every full run: the Explorer, Galera and perf sampler tests fail without them.
  */
 type Pkg = SystemNeed['pkg'];
 

@@ -61,11 +61,16 @@ export const blindWarmupSeconds = 20;
 export const perfSampleHz = 499;
 export const perfStopTimeoutMs = 10_000;
 /**
+ * How long `perf record -a` may take to begin sampling (it reads every process's memory map first: 0.24 s here,
+ * idle; the whole of `perf record -a -- true` 1.3 s as npm test started), and how often the benchmark looks.
+ */
+export const perfStartTimeoutMs = 10_000;
+export const perfStartPollMs = 20;
+/**
  * The traffic that runs, unmeasured, between the quiet moment before a window (the calibration loop,
  * the last warm-up slice's perf report) and the window itself, so that the window starts on a system
  * already at its pace: without it an open loop's first 0.1–1.4 s held up to 80% of its requests at or
- * over the p99 (docs/PERFORMANCE.md, "a-70's tail"). perf attaches during it, so its start-up is not in
- * the window either.
+ * over the p99 (docs/PERFORMANCE.md, "a-70's tail"). perf has begun sampling before it (PerfSession.sampling).
  */
 export const windowLeadInSeconds = 2;
 /**

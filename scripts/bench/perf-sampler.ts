@@ -1,9 +1,16 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { jitJudgedSampleShareMin, perfSampleHz, perfStopTimeoutMs } from './limits';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  jitJudgedSampleShareMin,
+  perfSampleHz,
+  perfStartPollMs,
+  perfStartTimeoutMs,
+  perfStopTimeoutMs,
+} from './limits';
 
 /**
  * What share of each process's CPU went to V8's JIT compilers and to its garbage collector, read
@@ -118,7 +125,7 @@ export function perfAvailable(): boolean {
   const dir = mkdtempSync(join(tmpdir(), 'bench-perf-'));
   try {
     const args = ['record', '-q', '-a', '-e', 'cpu-clock', '-o', join(dir, 'probe.data'), '--', 'true'];
-    const probe = spawnSync('perf', args, { stdio: 'ignore', timeout: perfStopTimeoutMs });
+    const probe = spawnSync('perf', args, { stdio: 'ignore', timeout: perfStartTimeoutMs });
     available = probe.status === 0;
   } catch {
     available = false;
@@ -150,39 +157,52 @@ export function sawNothing(report: SampleReport): boolean {
 export interface PerfSession {
   /** perf's own process (undefined if it could not start). */
   readonly pid: number | undefined;
+  /** Resolves once perf samples; rejects if it exits first or has not begun within perfStartTimeoutMs. */
+  sampling(): Promise<void>;
   /** Stops sampling and answers what each process spent its samples on. */
   stop(): Promise<SampleReport>;
 }
 
 /**
  * Starts `perf record` on every CPU (`-a`) and answers the given processes' samples (a process of the
- * map that does not run here, such as MySQL when it is not local, has none). Samples at perfSampleHz per CPU.
+ * map that has ended has none). Samples at perfSampleHz per CPU.
  *
  * System-wide, not `-p <the processes>`: `-p` opens events per thread, and the kernel switches a
  * thread's events out and in at every context switch of that thread: two processes bouncing a byte
  * over pipes took 38–42 µs a round trip under `-p`, 24 with `-a` or without perf (12-02, 200,000 round
  * trips, alternated): ≈ 8 µs a switch, on a system that switches 7–18 times a payment
- * (docs/PERFORMANCE.md, "Steady state"). `-a`'s events are per CPU and stay put.
+ * (docs/PERFORMANCE.md, "a-70's tail"). `-a`'s events are per CPU and stay put.
+ *
+ * perf runs a workload that marks when sampling begins (perf enables its events as the workload starts, once it
+ * has read every process's memory map) and ends when this process does: a bench that dies without stop() leaves
+ * no system-wide perf behind, as `-p` never did (it ended with the processes it sampled).
  */
 export function startPerf(pids: ReadonlyMap<string, number>): PerfSession {
   const dir = mkdtempSync(join(tmpdir(), 'bench-perf-'));
   const file = join(dir, 'perf.data');
-  const perf = spawn('perf', ['record', '-q', '-g', '-e', 'cpu-clock', '-F', String(perfSampleHz), '-a', '-o', file], {
-    stdio: 'ignore',
-  });
+  const marker = join(dir, 'sampling');
+  const workload = ['sh', '-c', 'touch "$1"; exec tail -f /dev/null --pid="$2"', 'sh', marker, String(process.pid)];
+  const record = ['record', '-q', '-g', '-e', 'cpu-clock', '-F', String(perfSampleHz), '-a', '-o', file];
+  const perf = spawn('perf', [...record, '--', ...workload], { stdio: 'ignore' });
+  let ended = false;
   const exited = new Promise<void>((resolve) => {
-    perf.once('exit', () => resolve());
-    perf.once('error', () => resolve());
+    const end = () => {
+      ended = true;
+      resolve();
+    };
+    perf.once('exit', end);
+    perf.once('error', end);
   });
   return {
     pid: perf.pid,
+    sampling: () => untilMarked(marker, () => ended),
     stop: async () => {
       try {
         perf.kill('SIGINT');
         const timer = setTimeout(() => perf.kill('SIGKILL'), perfStopTimeoutMs);
         await exited;
         clearTimeout(timer);
-        return sampleReport(await readSamples(file), pids);
+        return sampleReport(await readSamples(file, pids), pids);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
@@ -190,8 +210,20 @@ export function startPerf(pids: ReadonlyMap<string, number>): PerfSession {
   };
 }
 
-async function readSamples(file: string): Promise<Map<number, ProcessSamples>> {
-  const script = spawn('perf', ['script', '-i', file, '-F', 'pid,tid,ip,sym'], { stdio: ['ignore', 'pipe', 'ignore'] });
+async function untilMarked(marker: string, ended: () => boolean): Promise<void> {
+  const deadline = Date.now() + perfStartTimeoutMs;
+  while (!existsSync(marker)) {
+    if (ended())
+      throw new Error('perf exited before it sampled (perf record -a needs root or perf_event_paranoid ≤ 0)');
+    if (Date.now() > deadline) throw new Error(`perf had not begun sampling after ${perfStartTimeoutMs} ms`);
+    await sleep(perfStartPollMs);
+  }
+}
+
+async function readSamples(file: string, pids: ReadonlyMap<string, number>): Promise<Map<number, ProcessSamples>> {
+  // Only the listed processes' call chains are written out: the record holds every process's.
+  const args = ['script', '-i', file, '-F', 'pid,tid,ip,sym', '--pid', [...new Set(pids.values())].join(',')];
+  const script = spawn('perf', args, { stdio: ['ignore', 'pipe', 'ignore'] });
   const parser = new PerfScriptParser();
   const lines = createInterface({ input: script.stdout!, crlfDelay: Infinity });
   for await (const line of lines) parser.line(line);

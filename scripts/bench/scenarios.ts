@@ -806,6 +806,7 @@ async function oneWindow<T, S>(
   const calibrationMs = calibrationLoopMs();
   const start = loadAverages();
   const sampler = ctx.sampleJit === true && perfAvailable() ? startPerf(nodePids(ctx)) : null;
+  await sampler?.sampling(); // before the lead-in: a pause after it would cool what it warmed
   const leadIn = leadInSecondsOf(seconds);
   if (leadIn > 0) await run(leadIn);
   const started = await atStart();
@@ -870,6 +871,7 @@ export async function warmUp(
   for (;;) {
     await spec.beforeRun?.(warmupSliceSeconds, 'warm-up');
     const sampler = startPerf(nodePids(ctx));
+    await sampler.sampling(); // in the gap the last slice's report made: a slice sampled whole
     const load = await run(warmupSliceSeconds);
     await afterSlice();
     const samples = await sampler.stop();

@@ -5,9 +5,10 @@ import { findBinary } from './server-process';
 /**
  * What the tests need from the system besides MySQL and Redis, which npm test installs as it
  * starts those servers when none answers: Debian's Chromium for the Explorer's browser test,
- * the Galera library with rsync for the Galera failover test, and perf for the benchmark's sampler's. As root with apt-get it installs the
- * missing packages (`apt-get update` once, then `apt-get install -y`), saying so; otherwise it
- * stops before anything else runs, naming the one command that installs them.
+ * the Galera library with rsync for the Galera failover test, and perf for the test of the
+ * benchmark's sampler. As root with apt-get it installs the missing packages (`apt-get update`
+ * once, then `apt-get install -y`), saying so; otherwise it stops before anything else runs,
+ * naming the one command that installs them.
  */
 
 /** Debian's Chromium, which the browser tests drive (test/support/browser.ts). */
@@ -61,12 +62,18 @@ export interface SystemProbe {
 
 export function machineProbe(): SystemProbe {
   return {
-    present: (pkg) =>
-      pkg === 'chromium'
-        ? existsSync(chromiumPath)
-        : pkg === 'galera-4'
-          ? galeraLibrary() !== undefined
-          : findBinary([pkg === 'rsync' ? 'rsync' : 'perf']) !== undefined,
+    present: (pkg) => {
+      switch (pkg) {
+        case 'chromium':
+          return existsSync(chromiumPath);
+        case 'galera-4':
+          return galeraLibrary() !== undefined;
+        case 'rsync':
+          return findBinary(['rsync']) !== undefined;
+        case 'linux-perf':
+          return findBinary(['perf']) !== undefined;
+      }
+    },
     root: process.getuid?.() === 0,
     aptGet: findBinary(['apt-get']) !== undefined,
   };

@@ -26,12 +26,14 @@ const burnSampledMs = 2000;
 const samplesShareMin = 0.6;
 const samplesShareMax = 1.2;
 const samplesSlack = 10;
+/** A burner ends by itself after this, far past the test's need (≈ 5 s), so that a worker that dies leaves none spinning. */
+const burnerLifeMs = 60_000;
 
 afterEach(() => {
   for (const child of children.splice(0)) child.kill('SIGKILL');
 });
 
-/** A Node process with `workers` worker threads besides Node's own, burning CPU until killed, or idle. */
+/** A Node process with `workers` worker threads besides Node's own, burning CPU (burnerLifeMs at most), or idle. */
 async function startProbe(workers: number, burn: boolean): Promise<number> {
   const code = `
     const { Worker } = require('node:worker_threads');
@@ -40,7 +42,8 @@ async function startProbe(workers: number, burn: boolean): Promise<number> {
     for (let i = 0; i < ${workers}; i++)
       new Worker('setInterval(() => {}, 1000)', { eval: true }).once('online', () => { online += 1; ready(); });
     ready();
-    if (${burn}) setImmediate(() => { let x = 0; for (;;) x += Math.sqrt(x + 1); });
+    const end = Date.now() + ${burnerLifeMs};
+    if (${burn}) setImmediate(() => { let x = 0; while (Date.now() < end) x += Math.sqrt(x + 1); });
     else setInterval(() => {}, 1000);`;
   const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(child);

@@ -26,7 +26,7 @@ const burnSampledMs = 2000;
 const samplesShareMin = 0.6;
 const samplesShareMax = 1.2;
 const samplesSlack = 10;
-/** A burner ends by itself after this, far past the test's need (≈ 5 s), so that a worker that dies leaves none spinning. */
+/** A burner ends by itself after this, far past the test's need (≈ 5 s): a worker that dies leaves none spinning. */
 const burnerLifeMs = 60_000;
 
 afterEach(() => {
@@ -70,7 +70,7 @@ describe("the benchmark's perf sampler", () => {
     expect(perfAvailable()).toBe(true);
   });
 
-  it("opens events per CPU: as many for a process of 15 threads as for one of 7, none switched with a thread's", async () => {
+  it("opens events per CPU, as many for 15 threads as for 7: none switched with a thread's", async () => {
     const counts: number[] = [];
     for (const workers of [0, extraThreads]) {
       const session = startPerf(new Map([['probe', await startProbe(workers, false)]]));

@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { perfAvailable, startPerf } from '../scripts/bench/perf-sampler';
@@ -84,6 +86,22 @@ describe("the benchmark's perf sampler", () => {
     // `-p <pid>` held 28 for Node's 7 threads and 60 for 15 here; `-a` 6 for both (3 per CPU on 2 CPUs).
     expect(counts[0]).toBeGreaterThan(0);
     expect(counts[1]).toBe(counts[0]);
+  });
+
+  it('leaves neither perf nor its record behind when perf cannot start', async () => {
+    const nowhere = mkdtempSync(join(tmpdir(), 'bench-no-perf-')); // a PATH where no perf is found
+    const path = process.env.PATH;
+    process.env.PATH = nowhere;
+    let session: ReturnType<typeof startPerf>;
+    try {
+      session = startPerf(new Map([['self', process.pid]]));
+    } finally {
+      process.env.PATH = path;
+      rmSync(nowhere, { recursive: true, force: true });
+    }
+    expect(existsSync(session.dataDir)).toBe(true);
+    await expect(session.sampling()).rejects.toThrow(/perf exited before it sampled/);
+    expect(existsSync(session.dataDir)).toBe(false);
   });
 
   it("charges the listed process its own samples: as many as its CPU time calls for, none of another's", async () => {

@@ -157,7 +157,12 @@ export function sawNothing(report: SampleReport): boolean {
 export interface PerfSession {
   /** perf's own process (undefined if it could not start). */
   readonly pid: number | undefined;
-  /** Resolves once perf samples; rejects if it exits first or has not begun within perfStartTimeoutMs. */
+  /** Where perf writes its record: removed by stop(), or by a sampling() that rejects. */
+  readonly dataDir: string;
+  /**
+   * Resolves once perf samples; rejects if it exits first or has not begun within perfStartTimeoutMs, having ended
+   * perf and removed its record (a bench that stops there calls no stop()).
+   */
   sampling(): Promise<void>;
   /** Stops sampling and answers what each process spent its samples on. */
   stop(): Promise<SampleReport>;
@@ -195,7 +200,17 @@ export function startPerf(pids: ReadonlyMap<string, number>): PerfSession {
   });
   return {
     pid: perf.pid,
-    sampling: () => untilMarked(marker, () => ended),
+    dataDir: dir,
+    sampling: async () => {
+      try {
+        await untilMarked(marker, () => ended);
+      } catch (error) {
+        perf.kill('SIGKILL');
+        await exited;
+        rmSync(dir, { recursive: true, force: true });
+        throw error;
+      }
+    },
     stop: async () => {
       try {
         perf.kill('SIGINT');

@@ -43,6 +43,8 @@ export const placedTables: readonly PlacedTable[] = [
   { table: 'campaigns', column: 'id' },
   // A funding account's count of campaigns, beside them on its shard.
   { table: 'campaign_counts', column: 'funding_account_id' },
+  // A row's count of refunds it gave back to, beside the row (a stripe's id names its own shard).
+  { table: 'give_back_counts', column: 'account_id' },
   { table: 'fx_quotes', column: 'id' },
   { table: 'idempotency_keys', column: 'anchor_id' },
   { table: 'settlements', column: 'id' },

@@ -15,6 +15,8 @@ import type { Result } from '@paygraph/shared/result';
 import { sleep } from '@paygraph/shared/streams/abortable';
 import {
   fundedMoneyInFlight,
+  gaveBackAmong,
+  givenBackInFlight,
   moneyInFlightToward,
   sweepsInFlightTouching,
 } from '@paygraph/transaction/read-model/account';
@@ -37,6 +39,8 @@ class StripeBusy extends Error {
 interface Weighed {
   rows: Account[];
   inFlight: bigint;
+  /** Whether a row of them has given a leg's share back to a refund (read under its lock): givenBackInFlight then. */
+  gaveBack: boolean;
 }
 
 /**
@@ -52,8 +56,8 @@ interface Weighed {
  * (refuseFenced, before its lock, a posting's order; on the home database after the home row's, so a wait there for a
  * mover's fence write is one InnoDB sees whole, and a cycle it breaks runs the close again: inTransaction). The
  * decision sees each row's buckets and what may still come back: payments and refunds in flight toward the account, a
- * funder's campaign legs in flight, sweeps in flight between its rows (the transaction subgraph's read model, each read
- * after the locks of the rows it concerns). The stripes' databases then commit, innermost first, and the home row's
+ * funder's campaign legs in flight, sweeps in flight between its rows, refunds of legs in flight that a row gave back
+ * to (the transaction subgraph's read model, each read after the locks of the rows it concerns). The stripes' databases then commit, innermost first, and the home row's
  * last: a database failing in between leaves the account ACTIVE (its home row) with some stripes CLOSED, which refuse
  * payments (a stripe is never reopened: setStripesStatus) and hold nothing, and a retried close completes it. Null when
  * there is no such account (or the id is a stripe's).
@@ -94,15 +98,19 @@ async function closeFromHome<E>(
   const here = groups.get(home) ?? [];
   const local = await lockStripesOn(tx, home, row, here);
   // After the locks: a plain read's snapshot starts here, so every movement that debited these rows is seen.
+  const rowIds = [accountId, ...local.map((s) => s.id)];
   const inFlight =
     (await moneyInFlightToward(tx, accountId)) +
-    (await sweepsInFlightTouching(tx, [accountId, ...local.map((s) => s.id)])) +
+    (await sweepsInFlightTouching(tx, rowIds)) +
     (await fundedMoneyInFlight(shards, home, tx, accountId));
   const elsewhere = [...groups].filter(([shard]) => shard !== home).sort(([a], [b]) => a.index - b.index);
+  const weighed: Weighed = { rows: [row, ...local], inFlight, gaveBack: await gaveBackAmong(tx, rowIds) };
   let view: AccountView | undefined;
-  const decision = await underStripeLocks(row, elsewhere, { rows: [row, ...local], inFlight }, now, (weighed) => {
-    view = buildViews(weighed.rows).get(accountId)!;
-    return decide(view, weighed.rows, weighed.inFlight);
+  const decision = await underStripeLocks(row, elsewhere, weighed, now, async (all) => {
+    // Every row locked: a refund of legs that one of them gave back to may still credit it back.
+    const givenBack = all.gaveBack ? await givenBackInFlight(shards, accountId) : 0n;
+    view = buildViews(all.rows).get(accountId)!;
+    return decide(view, all.rows, all.inFlight + givenBack);
   });
   if (!decision.ok) return decision;
   if (here.length > 0) await setStripesStatus(tx, accountId, here, decision.value, now);
@@ -119,18 +127,20 @@ async function underStripeLocks<E>(
   groups: ReadonlyArray<readonly [Shard, readonly LogicalShard[]]>,
   weighed: Weighed,
   now: Date,
-  decide: (weighed: Weighed) => Result<AccountView['status'], E>,
+  decide: (weighed: Weighed) => Promise<Result<AccountView['status'], E>>,
 ): Promise<Result<AccountView['status'], E>> {
   const [next, ...rest] = groups;
   if (!next) return decide(weighed);
   const [shard, logicals] = next;
   return inTransaction(shard, async (tx) => {
     const stripes = await lockStripesOn(tx, shard, merchant, logicals);
-    const moving = await sweepsInFlightTouching(
-      tx,
-      stripes.map((s) => s.id),
-    );
-    const more = { rows: [...weighed.rows, ...stripes], inFlight: weighed.inFlight + moving };
+    const ids = stripes.map((s) => s.id);
+    const moving = await sweepsInFlightTouching(tx, ids);
+    const more = {
+      rows: [...weighed.rows, ...stripes],
+      inFlight: weighed.inFlight + moving,
+      gaveBack: weighed.gaveBack || (await gaveBackAmong(tx, ids)),
+    };
     const decision = await underStripeLocks(merchant, rest, more, now, decide);
     if (decision.ok) await setStripesStatus(tx, merchant.id, logicals, decision.value, now);
     return decision;

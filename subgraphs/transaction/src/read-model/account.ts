@@ -4,6 +4,8 @@ import type { Executor } from '@paygraph/shared/shards/transaction';
 import { heldHere } from '@paygraph/shared/control/index';
 import { onShard } from '@paygraph/shared/ledger/index';
 import { campaignCounts, paymentLegs, payments, refundLegs, refunds, sweeps } from '../db/schema/transactions';
+import { anyGaveBack } from '../db/give-backs';
+import type { LegRole } from '../domain/payment-legs';
 
 /**
  * The transaction subgraph's read model for the account subgraph: what may still come back to an
@@ -97,4 +99,50 @@ async function fundedLegsInFlightOn(db: Executor, accountId: string): Promise<bi
     .innerJoin(refundLegs, and(eq(refundLegs.refundId, refunds.id), eq(refundLegs.legIndex, paymentLegs.legIndex)))
     .where(and(funded, eq(refunds.status, 'PROCESSING'), sql.raw(heldHere('`refunds`.`id`'))));
   return BigInt(paid?.total ?? 0) + BigInt(refunding?.total ?? 0);
+}
+
+/**
+ * Whether any of these rows (an account's home row or stripes, on this database) has ever given a leg's share back to a
+ * refund (give_back_counts): read by a close on each database under the rows' locks. The give-back counts in its own
+ * transaction, which holds the row's lock, so none made before the lock is unseen.
+ */
+export async function gaveBackAmong(db: Executor, rowIds: readonly string[]): Promise<boolean> {
+  return anyGaveBack(db, rowIds);
+}
+
+/**
+ * What may still come back to an account that has given a leg's share back to a refund of legs (services/
+ * refund-completion.ts): a receiver elsewhere gives back first, and a later receiver's refusal fails the refund, which
+ * credits what was given back, a completion, whatever the account's status: an account closed in between would hold
+ * it for good. Read after gaveBackAmong found a row of it counted, with every row of it locked: the refund stays
+ * PROCESSING until its give-backs are credited back, and a credit back waits for the close's lock, so none that can
+ * come back is unseen; a give-back after the close finds the row CLOSED and is refused. The refunds live on their
+ * payments' databases, any of them, so every database is read, each in a read of its own (a fresh snapshot: a held
+ * transaction's predates the later locks). Its receiving legs (PAYEE, SPLIT; payment_legs.account_id is the account,
+ * a merchant's stripes included) of refunds still PROCESSING, given back or not yet. Live rows only (heldHere).
+ */
+export async function givenBackInFlight(shards: ShardSet, accountId: string): Promise<bigint> {
+  // A database that does not answer fails the close as SHARD_UNAVAILABLE (retryable), named by that database.
+  const totals = await Promise.all(shards.all.map((shard) => onShard(shard, () => givenBackOn(shard.db, accountId))));
+  return totals.reduce((sum, t) => sum + t, 0n);
+}
+
+/** The legs a refund takes back from (domain/payment-legs.ts isPaying's others). */
+const receivingRoles: LegRole[] = ['PAYEE', 'SPLIT'];
+
+async function givenBackOn(db: Executor, accountId: string): Promise<bigint> {
+  const [refunding] = await db
+    .select({ total: sql<string | null>`SUM(ABS(${refundLegs.amount}))` })
+    .from(paymentLegs)
+    .innerJoin(refunds, eq(refunds.paymentId, paymentLegs.paymentId))
+    .innerJoin(refundLegs, and(eq(refundLegs.refundId, refunds.id), eq(refundLegs.legIndex, paymentLegs.legIndex)))
+    .where(
+      and(
+        eq(paymentLegs.accountId, accountId),
+        inArray(paymentLegs.role, receivingRoles),
+        eq(refunds.status, 'PROCESSING'),
+        sql.raw(heldHere('`refunds`.`id`')),
+      ),
+    );
+  return BigInt(refunding?.total ?? 0);
 }

@@ -1,11 +1,13 @@
 import { postOne, type PostingOutcome, type PostingSpec, systemAccountId } from '@paygraph/shared/ledger/index';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { inTransaction, type Tx } from '@paygraph/shared/shards/transaction';
+import type { PostingTx } from '@paygraph/shared/shards/posting-transaction';
 import { assert } from '@paygraph/shared/result';
 import { addRefundedAmount, finishRefund, paymentsByIds, refundsByIds } from '../db/payments';
 import { takeOutbox, takeOutboxHere } from '../db/outbox';
 import { addLegRefunded, legsOfPayments, legsOfRefund } from '../db/payment-legs';
 import { refundFxById } from '../db/fx';
+import { countGiveBack } from '../db/give-backs';
 import type { PaymentLegRow, PaymentRow, RefundRow } from '../db/schema/transactions';
 import { refundCreditSpec, refundDebitSpec, type Movement } from '../domain/legs';
 import { fxRefundCreditSpec } from '../domain/fx-legs';
@@ -52,8 +54,11 @@ export async function completeRefund(shards: ShardSet, home: Shard, id: string, 
       : await twoLegRefundPlan(shards, home, refund, payment);
   const { postings } = plan;
   const given: LegPostings['remote'] = [];
+  // A refund of legs may still fail after a receiver gave back (a later one refused), and credit it back whatever its
+  // status: the give-back is counted beside the row, so that a close sees it (read-model/account.ts givenBackInFlight).
+  const counted = payment.route === 'LEGS' ? countedGiveBack : undefined;
   for (const r of postings.remote.filter((x) => !isPaying(x.leg.role as LegRole))) {
-    const outcome = await postLeg(r.shard, r.spec, now);
+    const outcome = await postLeg(r.shard, r.spec, now, counted?.(r.leg.postedAccountId));
     if (outcome.status === 'REJECTED')
       return failRefund(shards, home, refund, plan, outcome.rejection.code, given, now);
     given.push(r);
@@ -68,6 +73,12 @@ export async function completeRefund(shards: ShardSet, home: Shard, id: string, 
     await postLeg(r.shard, { ...r.spec, completion: true }, now, reversedOrWait(id));
   }
   await endRefund(home, id, plan.creditAtEnd, now);
+}
+
+function countedGiveBack(rowId: string) {
+  return async (tx: PostingTx, outcome: PostingOutcome) => {
+    if (outcome.status === 'APPLIED') await countGiveBack(tx, rowId);
+  };
 }
 
 /** A refund of legs: each leg's reserved share (refund_legs) taken back from it. */

@@ -320,6 +320,18 @@ export const campaignCounts = mysqlTable('campaign_counts', {
   campaigns: int('campaigns', { unsigned: true }).notNull(),
 });
 
+/**
+ * How many refunds each account row (a personal account, or a merchant's stripe) has given a leg's share back to,
+ * beside the row on its shard, counted in the give-back's transaction (services/refund-completion.ts): a refund of legs
+ * still PROCESSING that fails credits what the row gave back to it, whatever the row's status, so a close must see it
+ * (read-model/account.ts givenBackInFlight). The close reads every database only for a row counted here. Counts only
+ * grow: a refund ends on another database.
+ */
+export const giveBackCounts = mysqlTable('give_back_counts', {
+  accountId: varchar('account_id', { length: 33 }).primaryKey(),
+  refunds: int('refunds', { unsigned: true }).notNull(),
+});
+
 export type PaymentLegRow = typeof paymentLegs.$inferSelect;
 export type RefundLegRow = typeof refundLegs.$inferSelect;
 export type CampaignRow = typeof campaigns.$inferSelect;

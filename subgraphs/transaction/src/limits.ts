@@ -155,6 +155,9 @@ assert(relayLeaseMs > outboxInlineGraceMs, "the relay's lease must outlast the i
 /** Legacy keys read, placed and removed at a time by the data step. */
 export const legacyKeyPageRowsMax = 500;
 
+/** Receiving legs of refunds in flight read and counted at a time by the give-backs' data step (give-back-counts.ts). */
+export const giveBackStepPageRowsMax = 500;
+
 /**
  * Linked external accounts (domain/external-accounts.ts). An owner may hold at most
  * externalAccountsPerOwnerMax links of any status (one more is INVALID_INPUT, field ownerId), so

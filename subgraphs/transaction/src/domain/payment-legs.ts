@@ -26,6 +26,9 @@ export function isPaying(role: LegRole): boolean {
   return role === 'PAYER' || role === 'CAMPAIGN';
 }
 
+/** The roles that receive, from which a refund takes back: every role isPaying is not. */
+export const receivingRoles: readonly LegRole[] = ['PAYEE', 'SPLIT'];
+
 export interface LegRequest {
   payerAccountId: string;
   payeeAccountId: string;

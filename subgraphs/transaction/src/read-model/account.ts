@@ -5,7 +5,7 @@ import { heldHere } from '@paygraph/shared/control/index';
 import { onShard } from '@paygraph/shared/ledger/index';
 import { campaignCounts, paymentLegs, payments, refundLegs, refunds, sweeps } from '../db/schema/transactions';
 import { anyGaveBack } from '../db/give-backs';
-import type { LegRole } from '../domain/payment-legs';
+import { receivingRoles } from '../domain/payment-legs';
 
 /**
  * The transaction subgraph's read model for the account subgraph: what may still come back to an
@@ -127,9 +127,6 @@ export async function givenBackInFlight(shards: ShardSet, accountId: string): Pr
   return totals.reduce((sum, t) => sum + t, 0n);
 }
 
-/** The legs a refund takes back from (domain/payment-legs.ts isPaying's others). */
-const receivingRoles: LegRole[] = ['PAYEE', 'SPLIT'];
-
 async function givenBackOn(db: Executor, accountId: string): Promise<bigint> {
   const [refunding] = await db
     .select({ total: sql<string | null>`SUM(ABS(${refundLegs.amount}))` })
@@ -139,7 +136,7 @@ async function givenBackOn(db: Executor, accountId: string): Promise<bigint> {
     .where(
       and(
         eq(paymentLegs.accountId, accountId),
-        inArray(paymentLegs.role, receivingRoles),
+        inArray(paymentLegs.role, [...receivingRoles]),
         eq(refunds.status, 'PROCESSING'),
         sql.raw(heldHere('`refunds`.`id`')),
       ),

@@ -155,7 +155,7 @@ assert(relayLeaseMs > outboxInlineGraceMs, "the relay's lease must outlast the i
 /** Legacy keys read, placed and removed at a time by the data step. */
 export const legacyKeyPageRowsMax = 500;
 
-/** Receiving legs of refunds in flight read and counted at a time by the give-backs' data step (give-back-counts.ts). */
+/** Receiving legs of refunds in flight read and counted at a time by the give-backs' step (give-back-counts.ts). */
 export const giveBackStepPageRowsMax = 500;
 
 /**

@@ -57,10 +57,10 @@ interface Weighed {
  * mover's fence write is one InnoDB sees whole, and a cycle it breaks runs the close again: inTransaction). The
  * decision sees each row's buckets and what may still come back: payments and refunds in flight toward the account, a
  * funder's campaign legs in flight, sweeps in flight between its rows, refunds of legs in flight that a row gave back
- * to (the transaction subgraph's read model, each read after the locks of the rows it concerns). The stripes' databases then commit, innermost first, and the home row's
- * last: a database failing in between leaves the account ACTIVE (its home row) with some stripes CLOSED, which refuse
- * payments (a stripe is never reopened: setStripesStatus) and hold nothing, and a retried close completes it. Null when
- * there is no such account (or the id is a stripe's).
+ * to (the transaction subgraph's read model, each read after the locks of the rows it concerns). The stripes' databases
+ * then commit, innermost first, and the home row's last: a database failing in between leaves the account ACTIVE (its
+ * home row) with some stripes CLOSED, which refuse payments (a stripe is never reopened: setStripesStatus) and hold
+ * nothing, and a retried close completes it. Null when there is no such account (or the id is a stripe's).
  */
 export async function closeAccountRows<E>(
   shards: ShardSet,

@@ -18,7 +18,7 @@ export async function countGiveBack(tx: PostingTx, accountId: string): Promise<v
   );
 }
 
-/** Whether any of `rowIds` (on this database) has ever given back to a refund: read by a close under the rows' locks. */
+/** Whether any of `rowIds` (on this database) ever gave back to a refund: read by a close under the rows' locks. */
 export async function anyGaveBack(db: Executor, rowIds: readonly string[]): Promise<boolean> {
   if (rowIds.length === 0) return false;
   const counted = await db
@@ -36,7 +36,7 @@ export interface LegInFlight {
   postedAccountId: string;
 }
 
-/** The receiving legs of refunds still PROCESSING on this database (live rows), in (refund, leg) order after `after`. */
+/** The receiving legs of refunds still PROCESSING here (live rows), in (refund, leg) order after `after`. */
 export async function receivingLegsInFlight(
   db: Executor,
   after: LegInFlight | null,

@@ -223,6 +223,13 @@ describe('refused tokens', () => {
     { name: 'RS256 without kid', jwt: async (sub) => sign({ sub }, 'RS256', rsa1.privateKey) },
     { name: 'an ES256 kid used for RS256', jwt: async (sub) => sign({ sub }, 'RS256', rsa1.privateKey, ec1.kid) },
     { name: 'an unknown role', jwt: async (sub) => sign({ sub, role: 'root' }, 'RS256', rsa1.privateKey, rsa1.kid) },
+    // The databases compare PAD SPACE: 'alice ' is alice to SQL (identity.ts subjectRefusal, owner-padding.test.ts).
+    { name: 'a subject with a trailing space', jwt: async (sub) => sign({ sub: `${sub} ` }, 'HS256', secretKey) },
+    { name: 'a subject with a tab', jwt: async (sub) => sign({ sub: `${sub}\t` }, 'RS256', rsa1.privateKey, rsa1.kid) },
+    {
+      name: 'a subject with a control character',
+      jwt: async (sub) => sign({ sub: `${sub}\u0000` }, 'HS256', secretKey),
+    },
   ];
 
   it.each(cases)('refuses $name with HTTP 401 and UNAUTHENTICATED', async ({ jwt }) => {

@@ -2,14 +2,9 @@ import { createHash, createSecretKey, timingSafeEqual, type KeyObject } from 'no
 import type http from 'node:http';
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
 import { cacheFor, VerifiedTokenCache } from './verified-cache';
-import { isRole, type Identity } from './identity';
+import { isRole, subjectRefusal, type Identity } from './identity';
 import { subgraphSecretVariable } from './part-variables';
-import {
-  internalTokenClockToleranceSeconds,
-  internalTokenLifetimeSeconds,
-  ownerIdLengthMax,
-  subgraphSecretCharsMin,
-} from './limits';
+import { internalTokenClockToleranceSeconds, internalTokenLifetimeSeconds, subgraphSecretCharsMin } from './limits';
 
 /**
  * Subgraphs trust only the gateway. Each subgraph has a secret of its own
@@ -140,13 +135,7 @@ async function checkIdentityToken(
       clockTolerance: internalTokenClockToleranceSeconds,
       requiredClaims: ['sub', 'exp', 'iat'],
     });
-    if (
-      typeof payload.sub !== 'string' ||
-      payload.sub === '' ||
-      payload.sub.length > ownerIdLengthMax ||
-      !isRole(payload.role)
-    )
-      return null;
+    if (typeof payload.sub !== 'string' || subjectRefusal(payload.sub) !== null || !isRole(payload.role)) return null;
     return { identity: { sub: payload.sub, role: payload.role }, expiresAt: payload.exp! };
   } catch (error) {
     // A bad signature, the wrong audience or an expired token all mean the same: not from the gateway.

@@ -118,6 +118,23 @@ export function isRole(value: unknown): value is Role {
   return typeof value === 'string' && (roles as readonly string[]).includes(value);
 }
 
+/** White space and control characters, none of which a subject may hold (subjectRefusal). */
+const unfitSubjectPattern = /[\s\p{Cc}]/u;
+
+/**
+ * Why a token's subject cannot be an identity here, or null when it can. The subject is the owner id accounts carry and
+ * the caller id idempotency keys are kept under: a longer one could own nothing, and stored cut short it would share
+ * another's keys. The databases compare text PAD SPACE (utf8mb4_bin): `owner_id = 'alice '` finds alice's rows, so
+ * a subject with a trailing space would read another owner's accounts wherever SQL is handed the caller as the owner
+ * (owner-padding.test.ts); no owner id holds white space or control characters, so none is accepted at all.
+ */
+export function subjectRefusal(sub: string): string | null {
+  if (sub === '') return 'sub is empty';
+  if (sub.length > ownerIdLengthMax) return `sub is longer than ${ownerIdLengthMax} characters`;
+  if (unfitSubjectPattern.test(sub)) return 'sub holds white space or control characters';
+  return null;
+}
+
 /** "Bearer <jwt>": the token's characters are base64url's and the dots between its parts. */
 const bearerPattern = /^Bearer ([A-Za-z0-9_\-.]+)$/;
 
@@ -196,14 +213,8 @@ async function verifyToken(
     if (typeof payload.sub !== 'string' || payload.sub === '' || !isRole(role)) {
       return { ok: false, failure: { kind: 'TokenInvalid', reason: 'claims sub and role are required' } };
     }
-    // The subject is the owner id accounts carry and the caller id idempotency keys are kept
-    // under: a longer one could own nothing, and stored cut short it would share another's keys.
-    if (payload.sub.length > ownerIdLengthMax) {
-      return {
-        ok: false,
-        failure: { kind: 'TokenInvalid', reason: `sub is longer than ${ownerIdLengthMax} characters` },
-      };
-    }
+    const refusal = subjectRefusal(payload.sub);
+    if (refusal !== null) return { ok: false, failure: { kind: 'TokenInvalid', reason: refusal } };
     return { ok: true, identity: { sub: payload.sub, role }, expiresAt: payload.exp! };
   } catch (error) {
     if (error instanceof joseErrors.JWTExpired) return { ok: false, failure: { kind: 'TokenExpired' } };

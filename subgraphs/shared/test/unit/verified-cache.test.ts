@@ -122,6 +122,30 @@ describe('verifying through the cache', () => {
     expect(await verifyIdentityToken(internal, trust)).toBeNull();
   });
 
+  it('refuses a subject with white space or a control character: SQL compares PAD SPACE, alice is "alice "', async () => {
+    const secret = 'secret-d-secret-d-secret-d-secret-d';
+    const settings = settingsFor(secret);
+    expect(await verifyAuthorization(`Bearer ${await clientToken(secret, 'alice')}`, settings)).toMatchObject({
+      ok: true,
+    });
+    for (const sub of ['alice ', ' alice', 'al ice', 'alice\t', 'alice\n', 'alice\u0000', 'alice\u00a0']) {
+      expect(await verifyAuthorization(`Bearer ${await clientToken(secret, sub)}`, settings), sub).toMatchObject({
+        ok: false,
+        failure: { kind: 'TokenInvalid', reason: 'sub holds white space or control characters' },
+      });
+    }
+    const trust = subgraphTrust('account', 'account-secret-account-secret-account');
+    const internal = await new SignJWT({ role: 'customer' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('alice ')
+      .setIssuer(internalTokenIssuer)
+      .setAudience('account')
+      .setIssuedAt()
+      .setExpirationTime('60s')
+      .sign(trust.signingKey);
+    expect(await verifyIdentityToken(internal, trust)).toBeNull();
+  });
+
   it('does the same for the identity tokens subgraphs check', async () => {
     const trust = subgraphTrust('account', 'account-secret-account-secret-account');
     const other = subgraphTrust('account', 'another-secret-another-secret-another');

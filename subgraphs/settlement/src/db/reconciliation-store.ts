@@ -89,6 +89,22 @@ export async function replaceBankStatements(
 }
 
 /**
+ * The statements a channel of no account took (stored under '') that named `account`, moved under it as the account is
+ * registered to that channel (services/channel-accounts.ts, in the registration's transaction, holding the channel's
+ * turn as imports do): the account's next import of the same span then replaces them (replacedOf) rather than storing
+ * the day again beside them, its lines counted twice. A statement that named no account, or was stored before the
+ * named account was kept, stays where it is. Answers how many moved.
+ */
+export async function adoptStatements(tx: Tx, channel: string, account: string): Promise<number> {
+  const answer = await tx
+    .update(statements)
+    .set({ account })
+    .where(and(eq(statements.channel, channel), eq(statements.account, ''), eq(statements.namedAccount, account)));
+  const [result] = answer as unknown as [{ affectedRows: number }];
+  return result.affectedRows;
+}
+
+/**
  * The ids of the stored statements an import's statements of one channel and account replace, locked: those of the
  * same span (every currency), and those of an unknown span (span_known NULL, stored before spans were kept: a month
  * then read as one day, its closing date) closing on a date and in a currency the import holds, whatever their span.

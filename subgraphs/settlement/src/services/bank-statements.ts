@@ -176,6 +176,7 @@ function rowsOf(routed: readonly Routed[], format: StatementFormat, importedBy: 
         id: bankStatementId(channel, s.businessDate, s.currency, account, s.openingDate),
         channel,
         account,
+        namedAccount: s.account === null ? '' : accountKey(s.account),
         businessDate: s.businessDate,
         openingDate: s.openingDate,
         spanKnown: true,

@@ -7,7 +7,7 @@ import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { inTransaction, mysqlErrno } from '@paygraph/shared/shards/transaction';
 import type { SettlementContext } from '../context';
 import { channelAccountOf, insertChannelAccount, lockedChannelAccountCount } from '../db/channel-account-store';
-import { lockStatementChannels } from '../db/reconciliation-store';
+import { adoptStatements, lockStatementChannels } from '../db/reconciliation-store';
 import { parseAccountIdentification } from '../domain/channel-accounts';
 import { mayOperate } from './access';
 import { controlShard } from './settle';
@@ -67,6 +67,8 @@ export async function registerChannelAccount(
           `channel ${wanted.channel} has ${channelAccountsPerChannelMax} accounts registered, the most a channel may have`,
         );
       await insertChannelAccount(tx, { ...wanted, registeredBy, createdAt: now });
+      // What the channel took as its one account's, while it had none, is this account's from now on.
+      await adoptStatements(tx, wanted.channel, wanted.accountIdentification);
       return ok(wanted);
       // Two first registrations of one account at once: the loser's insert deadlocks or finds the winner's row, and its
       // second run answers as a retry does.

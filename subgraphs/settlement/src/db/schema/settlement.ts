@@ -226,6 +226,13 @@ export const statements = mysqlTable(
     id: varchar('id', { length: 40 }).primaryKey(),
     channel: varchar('channel', { length: 64 }).notNull(),
     account: varchar('account', { length: 35 }).notNull().default(''),
+    /**
+     * The account the statement named (as `account` keys it; '' when it named none), whatever it is stored under: a
+     * statement a channel of no account took is stored under '', and the registration of the account it named to that
+     * channel moves it under the account (reconciliation-store.ts adoptStatements), so that the account's next import
+     * of the day replaces it instead of standing beside it. NULL: stored before it was kept.
+     */
+    namedAccount: varchar('named_account', { length: 35 }),
     businessDate: date('business_date', { mode: 'string' }).notNull(),
     openingDate: date('opening_date', { mode: 'string' }).notNull(),
     spanKnown: boolean('span_known'),

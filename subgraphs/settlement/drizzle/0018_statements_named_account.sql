@@ -1,0 +1,1 @@
+ALTER TABLE `statements` ADD `named_account` varchar(35);

@@ -1,5 +1,5 @@
 import { currencyMinorUnits } from '@paygraph/shared/money';
-import { externalRefLengthMax, statementBytesMax } from '@paygraph/shared/limits';
+import { balanceMinorUnitsMax, externalRefLengthMax, statementBytesMax } from '@paygraph/shared/limits';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import type { StatementError, StatementLine } from './statement-csv';
 import { statementsPerFileMax } from '../limits';
@@ -67,7 +67,10 @@ export function decimalToMinor(text: string, currency: string, separator: '.' | 
   if (!match) return `amount "${text}" is not a decimal amount`;
   const fraction = (match[2] ?? '').replace(/0+$/, '');
   if (fraction.length > exponent) return `amount "${text}" has more decimals than ${currency}'s ${exponent}`;
-  return BigInt(match[1]!) * 10n ** BigInt(exponent) + BigInt(fraction.padEnd(exponent, '0') || '0');
+  const minor = BigInt(match[1]!) * 10n ** BigInt(exponent) + BigInt(fraction.padEnd(exponent, '0') || '0');
+  // Stored as a signed BIGINT of minor units, as every balance: a larger one failed the insert, an internal error.
+  if (minor > balanceMinorUnitsMax) return `amount "${text}" is more ${currency} than a balance holds`;
+  return minor;
 }
 
 /** A reference as the matching keeps it: trimmed, at most externalRefLengthMax, '' for none. */

@@ -275,6 +275,12 @@ function readEntry(tag: Tag, currency: string): StatementLine | StatementError {
   // belongs to, which reconciliation compares. A value date may be a day or more away, even in another statement's.
   const bookingDate = entryDate === undefined ? valueDate : bookingDateNear(valueDate, entryDate);
   if (bookingDate === null) return { line: tag.line, message: `:61: entry date "${entryDate}" is not a date` };
+  // MT940's amounts have a decimal comma and no other mark: "1.000,00" read "1" and took ".000,00…" for references.
+  if (rest!.startsWith('.'))
+    return {
+      line: tag.line,
+      message: `:61: amount "${amountText}${rest!.slice(0, 8)}…" holds a ".": MT940 writes 1000,00`,
+    };
   const minor = decimalToMinor(amountText!, currency, ',');
   if (typeof minor === 'string') return { line: tag.line, message: `:61: ${minor}` };
   // The type (N/F/S and three characters) may be missing (Zenith Bank's); the customer's and the bank's references follow.

@@ -106,6 +106,23 @@ describe('MT940: a statement is one account’s day', () => {
       error: { line: entryLine, message: expect.stringContaining('more decimals than EUR') },
     });
   });
+
+  it('refuses an amount with a thousands mark, and one more than a balance holds, naming its line', async () => {
+    const file = mt940([day('2026-03-02', 0n, ['a'])]);
+    const entryLine = file.split('\n').findIndex((l) => l.startsWith(':61:2603020302')) + 1;
+    // Read before as 1 EUR, ".000,00…" taken for the references: only a balance check that failed too told.
+    const marked = file.replace(':61:2603020302C1,00', ':61:2603020302C1.000,00');
+    expect(await read('MT940', marked)).toEqual({
+      ok: false,
+      error: { line: entryLine, message: expect.stringContaining('holds a "."') },
+    });
+    // 18 digits of euros: 10^19 cents, past a signed BIGINT (the insert failed, an internal error).
+    const huge = file.replace(':61:2603020302C1,00', ':61:2603020302C100000000000000000,00');
+    expect(await read('MT940', huge)).toEqual({
+      ok: false,
+      error: { line: entryLine, message: expect.stringContaining('more EUR than a balance holds') },
+    });
+  });
 });
 
 describe('MT940: what banks wrap around it', () => {
